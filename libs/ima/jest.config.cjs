@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'ima',
+  preset: '../../jest.preset.js',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }] },
+};
