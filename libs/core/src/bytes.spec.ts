@@ -4,7 +4,11 @@ import { Reader, Writer, decodeAll, concatBytes, DecodeErrorCode } from './bytes
 describe('Reader/Writer', () => {
   it('round-trips every integer width big-endian', () => {
     const w = new Writer(1);
-    w.u8(0xab).u16(0xbeef).u32(0xdeadbeef).u64(0x0102030405060708n).sized16(new Uint8Array([9, 8]));
+    w.u8(0xab)
+      .u16(0xbeef)
+      .u32(0xdeadbeef)
+      .u64(0x0102030405060708n)
+      .sized16(new Uint8Array([9, 8]));
     const bytes = w.finish();
     expect(Buffer.from(bytes).toString('hex')).toBe('abbeefdeadbeef010203040506070800020908');
     const r = new Reader(bytes);
@@ -50,6 +54,8 @@ describe('Reader/Writer', () => {
   });
 
   it('concatenates', () => {
-    expect([...concatBytes(new Uint8Array([1]), new Uint8Array([]), new Uint8Array([2, 3]))]).toEqual([1, 2, 3]);
+    expect([
+      ...concatBytes(new Uint8Array([1]), new Uint8Array([]), new Uint8Array([2, 3])),
+    ]).toEqual([1, 2, 3]);
   });
 });

@@ -73,7 +73,9 @@ export class Reader {
     const b = this.bytes;
     const v =
       (b[this.pos] as number) * 0x1000000 +
-      (((b[this.pos + 1] as number) << 16) | ((b[this.pos + 2] as number) << 8) | (b[this.pos + 3] as number));
+      (((b[this.pos + 1] as number) << 16) |
+        ((b[this.pos + 2] as number) << 8) |
+        (b[this.pos + 3] as number));
     this.pos += 4;
     return v;
   }
@@ -181,7 +183,8 @@ export class Writer {
 
   /** u16 length prefix then the bytes (TPM2B). */
   sized16(b: Uint8Array): this {
-    if (b.length > 0xffff) throw new RangeError(`buffer of ${b.length} bytes does not fit a u16 size`);
+    if (b.length > 0xffff)
+      throw new RangeError(`buffer of ${b.length} bytes does not fit a u16 size`);
     return this.u16(b.length).bytes(b);
   }
 

@@ -8,7 +8,15 @@ export type { ErrorDetails, KeylimeErrorOptions } from './errors';
 export { Reader, Writer, decodeAll, concatBytes, bytesEqual, DecodeErrorCode } from './bytes';
 
 // text encodings
-export { toHex, fromHex, toBase64, fromBase64, isBase64, utf8, EncodingErrorCode } from './encoding';
+export {
+  toHex,
+  fromHex,
+  toBase64,
+  fromBase64,
+  isBase64,
+  utf8,
+  EncodingErrorCode,
+} from './encoding';
 
 // logging
 export { createLineLogger, silentLogger, formatTimestamp } from './logger';

@@ -5,7 +5,11 @@ describe('line logger', () => {
 
   it('writes upstream-format lines with structured fields and redaction', () => {
     const lines: string[] = [];
-    const log = createLineLogger({ name: 'keylime.verifier', write: (l) => lines.push(l), now: () => fixed });
+    const log = createLineLogger({
+      name: 'keylime.verifier',
+      write: (l) => lines.push(l),
+      now: () => fixed,
+    });
     log.child('quote').warn('Agent failed', { agentId: 'a1', auth_tag: 'deadbeef' });
     expect(lines).toEqual([
       '2026-01-02 03:04:05.006 - keylime.verifier.quote - WARNING - Agent failed [agentId=a1 auth_tag=[redacted]]',

@@ -17,7 +17,12 @@ export interface Logger {
   child(component: string): Logger;
 }
 
-const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVEL_ORDER: Readonly<Record<LogLevel, number>> = {
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+};
 const LEVEL_LABEL: Readonly<Record<LogLevel, string>> = {
   debug: 'DEBUG',
   info: 'INFO',
@@ -59,7 +64,11 @@ function renderFields(fields: LogFields | undefined): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
-    const value = REDACTED_KEYS.has(k) ? '[redacted]' : typeof v === 'string' ? v : JSON.stringify(v);
+    const value = REDACTED_KEYS.has(k)
+      ? '[redacted]'
+      : typeof v === 'string'
+        ? v
+        : JSON.stringify(v);
     parts.push(`${k}=${value}`);
   }
   return parts.length ? ` [${parts.join(' ')}]` : '';
