@@ -21,17 +21,25 @@ const IO_MODULES = [
 ];
 const IO_PACKAGES = ['better-sqlite3', 'pg', 'typeorm', 'express', 'zeromq', 'yauzl'];
 
-const bannedForPureLibs = [
-  ...IO_MODULES.flatMap((m) => [m, `node:${m}`]),
-  ...IO_PACKAGES,
-].map((name) => ({
-  name,
-  message: 'pure libs (core, crypto, tpm, ima, mba, protocol) do no I/O; move this to an app or an I/O lib',
-}));
+const bannedForPureLibs = [...IO_MODULES.flatMap((m) => [m, `node:${m}`]), ...IO_PACKAGES].map(
+  (name) => ({
+    name,
+    message:
+      'pure libs (core, crypto, tpm, ima, mba, protocol) do no I/O; move this to an app or an I/O lib',
+  }),
+);
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/tmp/**', '**/node_modules/**', '**/*.cjs', '**/*.js', '**/*.mjs', '**/test-data/**'],
+    ignores: [
+      '**/dist/**',
+      '**/tmp/**',
+      '**/node_modules/**',
+      '**/*.cjs',
+      '**/*.js',
+      '**/*.mjs',
+      '**/test-data/**',
+    ],
   },
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -58,7 +66,12 @@ export default tseslint.config(
             },
             {
               sourceTag: 'type:server',
-              onlyDependOnLibsWithTags: ['type:domain', 'type:protocol', 'type:config', 'type:core'],
+              onlyDependOnLibsWithTags: [
+                'type:domain',
+                'type:protocol',
+                'type:config',
+                'type:core',
+              ],
             },
             {
               sourceTag: 'type:app',
@@ -77,16 +90,31 @@ export default tseslint.config(
             },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:agent', 'scope:shared'] },
-            { sourceTag: 'scope:registrar', onlyDependOnLibsWithTags: ['scope:registrar', 'scope:shared'] },
-            { sourceTag: 'scope:verifier', onlyDependOnLibsWithTags: ['scope:verifier', 'scope:shared'] },
-            { sourceTag: 'scope:tenant', onlyDependOnLibsWithTags: ['scope:tenant', 'scope:shared'] },
+            {
+              sourceTag: 'scope:registrar',
+              onlyDependOnLibsWithTags: ['scope:registrar', 'scope:shared'],
+            },
+            {
+              sourceTag: 'scope:verifier',
+              onlyDependOnLibsWithTags: ['scope:verifier', 'scope:shared'],
+            },
+            {
+              sourceTag: 'scope:tenant',
+              onlyDependOnLibsWithTags: ['scope:tenant', 'scope:shared'],
+            },
           ],
         },
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/ban-ts-comment': ['error', { 'ts-expect-error': 'allow-with-description' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/ban-ts-comment': [
+        'error',
+        { 'ts-expect-error': 'allow-with-description' },
+      ],
       '@typescript-eslint/only-throw-error': 'error',
       'no-restricted-syntax': [
         'error',
@@ -109,7 +137,11 @@ export default tseslint.config(
       'no-console': 'error',
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'only libs/config and apps read the environment' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'only libs/config and apps read the environment',
+        },
         { object: 'process', property: 'exit', message: 'libs never exit the process' },
       ],
     },
@@ -123,6 +155,12 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/unbound-method': 'off',
+      // Tests poke at parsed JSON; the assertions are the type check there.
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
   prettier,

@@ -1,2 +1,22 @@
-/** @module @keylime/server: HTTPS/mTLS server bootstrap, TLS material (cv_ca), API-version routing, error to HTTP mapping. */
-export {};
+/** @module @keylime/server: HTTPS/mTLS bootstrap, API-version routing, errors as JSON envelopes. */
+
+// application and routing
+export { createApp, finishApp, route, sendEnvelope, jsonObjectBody, errorHandler } from './app';
+export type { AppOptions, MethodHandlers } from './app';
+export { mountVersionedApi, apiVersion } from './versioning';
+export type { VersionedApiOptions } from './versioning';
+export { HttpError, badRequest, notFound } from './http-error';
+
+// listening and client identity
+export { listen, verifiedClient, isTlsSocket, DEFAULT_TIMEOUTS } from './https-server';
+export type {
+  ListenOptions,
+  RunningServer,
+  TlsServerMaterial,
+  ServerTimeouts,
+  ClientIdentity,
+} from './https-server';
+export { requireAdmin } from './admin';
+
+// TLS files
+export { readPemFile, writeTlsDirectory, TlsFileErrorCode } from './tls-files';
