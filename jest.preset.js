@@ -9,4 +9,5 @@ module.exports = {
   cacheDirectory: path.join(__dirname, 'tmp/jest-cache'),
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/tests/**/*.spec.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
+  reporters: ['default', path.join(__dirname, 'tools/jest-summary-reporter.cjs')],
 };
