@@ -55,3 +55,23 @@ export function hashHex(alg: HashAlg, data: string | Uint8Array): string {
   h.update(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
   return h.digest('hex');
 }
+
+/** PCR extend: H(old ‖ digest); both must be digest-sized for `alg`. */
+export function pcrExtend(alg: HashAlg, old: Uint8Array, digest: Uint8Array): Uint8Array {
+  const size = digestSize(alg);
+  if (old.length !== size || digest.length !== size) {
+    throw cryptoError(CryptoErrorCode.BadArgument, `PCR values for ${alg} must be ${size} bytes`, {
+      details: { oldLength: old.length, digestLength: digest.length },
+    });
+  }
+  return hash(alg, old, digest);
+}
+
+/**
+ * Expected PCR 16 after the agent binds its payload key (spec §0 "Quote binding"): PCR 16 reset to
+ * zeros, then extended with H(public key PEM text).
+ */
+export function boundPcr16(alg: HashAlg, publicKeyPem: string): Uint8Array {
+  const size = digestSize(alg);
+  return pcrExtend(alg, new Uint8Array(size), hash(alg, Buffer.from(publicKeyPem, 'utf8')));
+}

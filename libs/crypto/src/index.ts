@@ -20,3 +20,56 @@ export type { HashAlg } from './hash';
 
 // TPM key derivation (Part 1 §11.4.10)
 export { kdfa, kdfe, KDF_MAX_BITS } from './kdf';
+
+// HMAC and constant-time comparison
+export { hmac, hmacSha384, hmacSha384Hex, timingSafeEqualBytes, timingSafeEqualHex } from './hmac';
+
+// bootstrap key K/U/V and auth tags (spec §3.5, §5)
+export {
+  BOOTSTRAP_KEY_BYTES,
+  xorBytes,
+  splitBootstrapKey,
+  generateBootstrapKey,
+  combineBootstrapKey,
+  tryCombineBootstrapKey,
+  ukeyAuthTag,
+  keysVerifyHmac,
+  checkKeysVerifyHmac,
+  activationKeyFromCredential,
+  activationAuthTag,
+  checkActivationAuthTag,
+} from './bootstrap';
+export type { BootstrapKeyParts } from './bootstrap';
+
+// AES-GCM payloads base64(IV16 ‖ ct ‖ tag16) (spec §5.1, §5.6)
+export {
+  PAYLOAD_IV_BYTES,
+  PAYLOAD_TAG_BYTES,
+  encryptPayload,
+  decryptPayload,
+  encryptPayloadBytes,
+  decryptPayloadBytes,
+} from './payload';
+
+// keys: import/export, generation
+export {
+  importPublicKey,
+  importPrivateKey,
+  exportPublicKeyPem,
+  exportPublicKeyDer,
+  exportPrivateKeyPem,
+  publicKeysEqual,
+  generateRsaKeyPair,
+} from './keys';
+export type { PublicKeyInput, PrivateKeyInput, KeyPair } from './keys';
+
+// RSA-OAEP (U/V transport, MakeCredential) and RSA-PSS (revocation messages, spec §5.8)
+export {
+  rsaOaepEncrypt,
+  rsaOaepDecrypt,
+  rsaPssSign,
+  rsaPssVerify,
+  signRevocationMessage,
+  verifyRevocationMessage,
+} from './rsa';
+export type { OaepOptions } from './rsa';
