@@ -1,0 +1,105 @@
+/**
+ * @module signature: TPMT_SIGNATURE (Part 2 §11.3.4) for RSASSA, RSAPSS and ECDSA, and the form Node's
+ * crypto.verify takes (ECDSA as IEEE-P1363 r‖s padded to the curve size; verifier §3.1 sigblob).
+ */
+import { Writer, decodeAll } from '@keylime/core';
+import type { Reader } from '@keylime/core';
+import { TpmAlg } from './constants';
+import type { TpmAlgId } from './constants';
+import { TpmErrorCode, tpmError } from './errors';
+
+/** TPMS_SIGNATURE_RSA under RSASSA or RSAPSS. */
+export interface TpmtSignatureRsa {
+  readonly sigAlg: typeof TpmAlg.RsaSsa | typeof TpmAlg.RsaPss;
+  readonly hash: TpmAlgId;
+  readonly sig: Uint8Array;
+}
+
+/** TPMS_SIGNATURE_ECC under ECDSA. r and s as the TPM sent them (may be shorter than the curve size). */
+export interface TpmtSignatureEcdsa {
+  readonly sigAlg: typeof TpmAlg.Ecdsa;
+  readonly hash: TpmAlgId;
+  readonly signatureR: Uint8Array;
+  readonly signatureS: Uint8Array;
+}
+
+/** TPMT_SIGNATURE, discriminated by `sigAlg`. */
+export type TpmtSignature = TpmtSignatureRsa | TpmtSignatureEcdsa;
+
+/** TPM2B_PUBLIC_KEY_RSA max (4096-bit) and TPM2B_ECC_PARAMETER max (P-521). */
+const MAX_RSA_SIG = 512;
+const MAX_ECC_PARAM = 66;
+
+/** Reads a TPMT_SIGNATURE. */
+export function readTpmtSignature(r: Reader): TpmtSignature {
+  return r.field('TPMT_SIGNATURE', () => {
+    const sigAlg = r.field('sigAlg', () => r.u16());
+    const hash = r.field('hash', () => r.u16());
+    if (sigAlg === TpmAlg.RsaSsa || sigAlg === TpmAlg.RsaPss) {
+      const sig = r.field('sig', () => r.sized16(MAX_RSA_SIG));
+      if (sig.length === 0) r.fail('empty RSA signature', TpmErrorCode.BadValue);
+      return { sigAlg, hash, sig };
+    }
+    if (sigAlg === TpmAlg.Ecdsa) {
+      const signatureR = r.field('signatureR', () => r.sized16(MAX_ECC_PARAM));
+      const signatureS = r.field('signatureS', () => r.sized16(MAX_ECC_PARAM));
+      if (signatureR.length === 0 || signatureS.length === 0)
+        r.fail('empty ECDSA r or s', TpmErrorCode.BadValue);
+      return { sigAlg, hash, signatureR, signatureS };
+    }
+    return r.fail(
+      `unsupported signature algorithm 0x${sigAlg.toString(16)}`,
+      TpmErrorCode.Unsupported,
+    );
+  });
+}
+
+/** Writes a TPMT_SIGNATURE. */
+export function writeTpmtSignature(w: Writer, s: TpmtSignature): void {
+  w.u16(s.sigAlg).u16(s.hash);
+  if (s.sigAlg === TpmAlg.Ecdsa) w.sized16(s.signatureR).sized16(s.signatureS);
+  else w.sized16(s.sig);
+}
+
+/** Decodes a complete TPMT_SIGNATURE (a quote's sigblob). */
+export function decodeTpmtSignature(bytes: Uint8Array): TpmtSignature {
+  return decodeAll(bytes, readTpmtSignature);
+}
+
+/** Marshals a TPMT_SIGNATURE. */
+export function encodeTpmtSignature(s: TpmtSignature): Uint8Array {
+  const w = new Writer(6 + 512);
+  writeTpmtSignature(w, s);
+  return w.finish();
+}
+
+/**
+ * r‖s, each left-padded to `coordinateSize` (IEEE-P1363, what Node's `dsaEncoding: 'ieee-p1363'`
+ * takes). Leading zero bytes beyond the size are stripped; a value that still does not fit is an error
+ * (upstream ecdsa_der_from_tpm checks the same bound).
+ */
+export function ecdsaSignatureToP1363(s: TpmtSignatureEcdsa, coordinateSize: number): Uint8Array {
+  const out = new Uint8Array(coordinateSize * 2);
+  placeInteger(out, 0, coordinateSize, s.signatureR, 'r');
+  placeInteger(out, coordinateSize, coordinateSize, s.signatureS, 's');
+  return out;
+}
+
+function placeInteger(
+  out: Uint8Array,
+  at: number,
+  size: number,
+  value: Uint8Array,
+  what: string,
+): void {
+  let start = 0;
+  while (start < value.length - size && value[start] === 0) start++;
+  const v = value.subarray(start);
+  if (v.length > size) {
+    throw tpmError(
+      TpmErrorCode.BadValue,
+      `ECDSA ${what} of ${v.length} bytes exceeds the curve size ${size}`,
+    );
+  }
+  out.set(v, at + size - v.length);
+}
