@@ -1,2 +1,48 @@
 /** @module @keylime/tpm-device: TPM transports (swtpm TCP, /dev/tpmrm0) and the TPM 2.0 commands the agent uses. */
-export {};
+
+// errors
+export { TpmDeviceError, TpmDeviceErrorCode } from './errors';
+export type { TpmDeviceErrorCodeValue } from './errors';
+export { TpmResponseError, TpmRc, decodeResponseCode } from './response-code';
+export type { DecodedResponseCode } from './response-code';
+
+// choosing and reaching a TPM
+export {
+  parseTcti,
+  formatTcti,
+  tctiFromEnvironment,
+  TCTI_ENV_VARIABLES,
+  DEFAULT_DEVICE_PATH,
+  DEFAULT_SWTPM_HOST,
+  DEFAULT_SWTPM_PORT,
+} from './tcti';
+export type { TctiConfig, SwtpmTcti, DeviceTcti } from './tcti';
+export type { TpmTransport, TransportOptions } from './transport/transport';
+export { openTransport } from './transport/open-transport';
+export { SwtpmTransport } from './transport/swtpm-transport';
+export { DeviceTransport } from './transport/device-transport';
+
+// operations: exclusive use of the TPM, everything loaded is flushed at the end
+export { Tpm, TpmOperation } from './tpm';
+
+// capabilities, randomness, PCRs
+export {
+  startupTpm,
+  getRandomBytes,
+  listHandles,
+  listLoadedHandles,
+  getPcrBanks,
+  getTpmProperty,
+} from './capabilities';
+export { readPcrs, extendPcr, resetPcr } from './pcrs';
+export type { PcrReadResult, PcrBankValues, PcrValue } from './pcrs';
+export type { PcrSelection, PcrBankSelection, TaggedDigest, TpmsContext } from './structures';
+
+// the command layer, for composing operations not covered by the helpers
+export { execute, marshalCommand, unmarshalResponse, passwordAuth, policyAuth } from './command';
+export type { TpmCommand, ResponseCodec, Authorization } from './command';
+export { startup, getRandom, getCapability } from './commands/basic';
+export type { CapabilityData, GetCapabilityResponse } from './commands/basic';
+export { pcrRead, pcrExtend, pcrReset } from './commands/pcr';
+export type { PcrReadResponse } from './commands/pcr';
+export { TpmAlg, TpmCap, TpmCc, TpmPt, TpmRh, TpmSe, TpmSu } from './constants';
