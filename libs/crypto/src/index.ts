@@ -73,3 +73,55 @@ export {
   verifyRevocationMessage,
 } from './rsa';
 export type { OaepOptions } from './rsa';
+
+// X.509: strict parsing, direct-issuer check (EK certs, spec §7.3), key match
+export {
+  pemBlocks,
+  toPem,
+  parseCertificate,
+  parseCertificateDer,
+  parseCertificates,
+  certificateToPem,
+  certificateToBase64Der,
+  isSignatureFrom,
+  findDirectIssuer,
+  isDirectlySignedByAny,
+  certificateHasPublicKey,
+} from './x509';
+export type { PemBlock } from './x509';
+
+// Keylime CA as upstream's tls_dir = generate makes it (spec §6.1)
+export {
+  KEYLIME_CA_DEFAULTS,
+  KEYLIME_LEAF_LIFETIME_DAYS,
+  caProfile,
+  createKeylimeCa,
+  issueCertificate,
+  revokeCertificate,
+  generateCrl,
+  crlToPem,
+  caCertificate,
+  serverSubjectAltNames,
+  isIpAddress,
+} from './ca';
+export type {
+  CaProfile,
+  KeylimeCa,
+  KeylimeCaOptions,
+  IssueCertificateOptions,
+  IssuedCertificate,
+  SubjectAltNames,
+  ServerSanInput,
+} from './ca';
+
+// cv_ca file set and private.yml key store
+export {
+  DEFAULT_CA_PASSWORD,
+  PRIVATE_YML_PBKDF2_ITERATIONS,
+  generateCvCaFiles,
+  openKeylimeCa,
+  encodePrivateYml,
+  decodePrivateYml,
+  keyStoreToYaml,
+} from './ca-store';
+export type { CaKeyStore, CvCaFilesOptions, CvCaResult } from './ca-store';
