@@ -225,10 +225,10 @@ class LiteralParser {
       this.pos += name.length;
       return this.parseStrings(name);
     }
-    this.pos += name.length;
-    if (name === 'True') return true;
-    if (name === 'False') return false;
-    if (name === 'None') return null;
+    if (name === 'True' || name === 'False' || name === 'None') {
+      this.pos += name.length;
+      return name === 'None' ? null : name === 'True';
+    }
     return this.fail(`names are not literals: ${JSON.stringify(name)}`);
   }
 
