@@ -2,24 +2,43 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from './config-error';
-import { AGENT_DEFAULTS, DEFAULT_TCTI, loadAgentConfig, parseAgentList, parseApiVersions } from './agent-config';
+import {
+  AGENT_DEFAULTS,
+  DEFAULT_TCTI,
+  loadAgentConfig,
+  parseAgentList,
+  parseApiVersions,
+} from './agent-config';
 import type { AgentLoadOptions } from './agent-config';
 
-const UPSTREAM_AGENT_CONF = fs.readFileSync(path.join(__dirname, '..', 'test-data', 'rust-keylime', 'keylime-agent.conf'), 'utf8');
+const UPSTREAM_AGENT_CONF = fs.readFileSync(
+  path.join(__dirname, '..', 'test-data', 'rust-keylime', 'keylime-agent.conf'),
+  'utf8',
+);
 const roots: string[] = [];
 afterAll(() => {
   for (const dir of roots) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** A temp root with etc/keylime and usr/etc/keylime; `files` are relative to the root. */
-function setup(files: Readonly<Record<string, string>>, env: Record<string, string> = {}): { options: AgentLoadOptions; root: string } {
+function setup(
+  files: Readonly<Record<string, string>>,
+  env: Record<string, string> = {},
+): { options: AgentLoadOptions; root: string } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-agent-'));
   roots.push(root);
   for (const [name, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
     fs.writeFileSync(path.join(root, name), content);
   }
-  return { root, options: { env, euid: 0, etcDirs: [path.join(root, 'etc/keylime'), path.join(root, 'usr/etc/keylime')] } };
+  return {
+    root,
+    options: {
+      env,
+      euid: 0,
+      etcDirs: [path.join(root, 'etc/keylime'), path.join(root, 'usr/etc/keylime')],
+    },
+  };
 }
 
 function errorOf(fn: () => unknown): ConfigError {
@@ -83,8 +102,10 @@ describe('loadAgentConfig', () => {
   it('layers /usr/etc file, /usr/etc snippets, /etc file, /etc snippets, then KEYLIME_AGENT_*', () => {
     const { options, root } = setup(
       {
-        'usr/etc/keylime/agent.conf': '[agent]\nip = "10.0.0.1"\nport = 1\ncontact_port = 1\nregistrar_port = 1\nrevocation_notification_port = 1\n',
-        'usr/etc/keylime/agent.conf.d/b.conf': '[agent]\nport = 2\ncontact_port = 2\nregistrar_port = 2\n',
+        'usr/etc/keylime/agent.conf':
+          '[agent]\nip = "10.0.0.1"\nport = 1\ncontact_port = 1\nregistrar_port = 1\nrevocation_notification_port = 1\n',
+        'usr/etc/keylime/agent.conf.d/b.conf':
+          '[agent]\nport = 2\ncontact_port = 2\nregistrar_port = 2\n',
         'usr/etc/keylime/agent.conf.d/a.conf': '[agent]\nport = 3\ncontact_port = 3\n',
         'etc/keylime/agent.conf': '[agent]\nport = 4\ncontact_port = 4\n',
         'etc/keylime/agent.conf.d/01-anything': '[agent]\nport = 5\n[other]\nport = 99\n',
@@ -92,7 +113,13 @@ describe('loadAgentConfig', () => {
       { KEYLIME_AGENT_REVOCATION_NOTIFICATION_PORT: '6' },
     );
     const c = loadAgentConfig(options);
-    expect([c.ip, c.port, c.contactPort, c.registrarPort, c.revocationNotificationPort]).toEqual(['10.0.0.1', 5, 4, 2, 6]);
+    expect([c.ip, c.port, c.contactPort, c.registrarPort, c.revocationNotificationPort]).toEqual([
+      '10.0.0.1',
+      5,
+      4,
+      2,
+      6,
+    ]);
     expect(c.files.map((f) => path.relative(root, f))).toEqual([
       'usr/etc/keylime/agent.conf',
       'usr/etc/keylime/agent.conf.d/a.conf',
@@ -100,7 +127,11 @@ describe('loadAgentConfig', () => {
       'etc/keylime/agent.conf',
       'etc/keylime/agent.conf.d/01-anything',
     ]);
-    expect(c.raw.get('port')?.origin).toEqual({ kind: 'file', file: path.join(root, 'etc/keylime/agent.conf.d/01-anything'), line: 2 });
+    expect(c.raw.get('port')?.origin).toEqual({
+      kind: 'file',
+      file: path.join(root, 'etc/keylime/agent.conf.d/01-anything'),
+      line: 2,
+    });
   });
 
   it('KEYLIME_AGENT_CONFIG replaces all files and must exist', () => {
@@ -108,10 +139,17 @@ describe('loadAgentConfig', () => {
       'etc/keylime/agent.conf': '[agent]\nport = 4\nip = "10.9.9.9"\n',
       'custom.toml': '[agent]\nport = 7\n',
     });
-    const c = loadAgentConfig({ ...options, env: { KEYLIME_AGENT_CONFIG: path.join(root, 'custom.toml') } });
+    const c = loadAgentConfig({
+      ...options,
+      env: { KEYLIME_AGENT_CONFIG: path.join(root, 'custom.toml') },
+    });
     expect(c.port).toBe(7);
     expect(c.ip).toBe('127.0.0.1');
-    expect(errorOf(() => loadAgentConfig({ ...options, env: { KEYLIME_AGENT_CONFIG: '/nonexistent/agent.conf' } })).message).toBe(
+    expect(
+      errorOf(() =>
+        loadAgentConfig({ ...options, env: { KEYLIME_AGENT_CONFIG: '/nonexistent/agent.conf' } }),
+      ).message,
+    ).toBe(
       'environment variable KEYLIME_AGENT_CONFIG: configuration file "/nonexistent/agent.conf" not found',
     );
   });
@@ -125,7 +163,7 @@ describe('loadAgentConfig', () => {
           'uuid = "hash_ek"',
           'server_key = "keys/server.pem"',
           'server_cert = "/abs/server.crt"',
-          'trusted_client_ca = "[\'cv_ca/cacert.crt\', \'/etc/other.crt\']"',
+          "trusted_client_ca = \"['cv_ca/cacert.crt', '/etc/other.crt']\"",
           'iak_cert = ""',
           'ek_handle = "0x81000000"',
           'ima_ml_path = "ima/log"',
@@ -146,7 +184,9 @@ describe('loadAgentConfig', () => {
       imaMlPath: '/ima/log',
       revocationActions: ['a.py', 'b.py'],
     });
-    expect(loadAgentConfig({ ...options, env: { KEYLIME_AGENT_UUID: 'generate' } }).uuid).toBe('generate');
+    expect(loadAgentConfig({ ...options, env: { KEYLIME_AGENT_UUID: 'generate' } }).uuid).toBe(
+      'generate',
+    );
     expect(loadAgentConfig({ ...options, env: {} }).keylimeDir).toBe('/from/file');
   });
 
@@ -164,29 +204,53 @@ describe('loadAgentConfig', () => {
       },
     );
     const c = loadAgentConfig(options);
-    expect([c.enableAgentMtls, c.extractPayloadZip, c.port, c.ip, c.contactIp, c.apiVersions]).toEqual([false, false, 9999, '::1', 'agent-1.example.com', ['2.6']]);
+    expect([
+      c.enableAgentMtls,
+      c.extractPayloadZip,
+      c.port,
+      c.ip,
+      c.contactIp,
+      c.apiVersions,
+    ]).toEqual([false, false, 9999, '::1', 'agent-1.example.com', ['2.6']]);
     expect(c.raw.get('some_unknown_option')?.value).toBe('kept');
   });
 
   it('reads tcti from the file, TCTI, then KEYLIME_AGENT_TCTI', () => {
-    const { options } = setup({ 'etc/keylime/agent.conf': '[agent]\ntcti = "swtpm:host=127.0.0.1,port=2321"\n' });
+    const { options } = setup({
+      'etc/keylime/agent.conf': '[agent]\ntcti = "swtpm:host=127.0.0.1,port=2321"\n',
+    });
     expect(loadAgentConfig(options).tcti).toBe('swtpm:host=127.0.0.1,port=2321');
-    expect(loadAgentConfig({ ...options, env: { TCTI: 'device:/dev/tpm0' } }).tcti).toBe('device:/dev/tpm0');
-    expect(loadAgentConfig({ ...options, env: { TCTI: 'device:/dev/tpm0', KEYLIME_AGENT_TCTI: 'swtpm:port=1' } }).tcti).toBe('swtpm:port=1');
+    expect(loadAgentConfig({ ...options, env: { TCTI: 'device:/dev/tpm0' } }).tcti).toBe(
+      'device:/dev/tpm0',
+    );
+    expect(
+      loadAgentConfig({
+        ...options,
+        env: { TCTI: 'device:/dev/tpm0', KEYLIME_AGENT_TCTI: 'swtpm:port=1' },
+      }).tcti,
+    ).toBe('swtpm:port=1');
     expect(loadAgentConfig({ ...setup({}).options }).tcti).toBe('device:/dev/tpmrm0');
   });
 
   it.each([
     ['port = "abc"', 'port: expected an integer 0-65535, got "abc"'],
     ['port = 70000', 'port: expected an integer 0-65535, got 70000'],
-    ['enable_agent_mtls = "maybe"', 'enable_agent_mtls: expected a boolean (true/false), got "maybe"'],
+    [
+      'enable_agent_mtls = "maybe"',
+      'enable_agent_mtls: expected a boolean (true/false), got "maybe"',
+    ],
     ['ip = "not a host!"', 'ip: expected an IP address or host name, got "not a host!"'],
     ['server_key = [1, 2]', 'server_key: expected a string, got [1,2]'],
-    ['enable_revocation_notifications = true\nrevocation_notification_ip = ""', 'revocation_notification_ip: must not be empty when enable_revocation_notifications = true'],
+    [
+      'enable_revocation_notifications = true\nrevocation_notification_ip = ""',
+      'revocation_notification_ip: must not be empty when enable_revocation_notifications = true',
+    ],
   ])('rejects "%s" naming file, line and option', (line, problem) => {
     const { options, root } = setup({ 'etc/keylime/agent.conf': `# agent\n[agent]\n${line}\n` });
     const lineNo = line.includes('\n') ? 4 : 3;
-    expect(errorOf(() => loadAgentConfig(options)).message).toBe(`${path.join(root, 'etc/keylime/agent.conf')}:${lineNo}: [agent] ${problem}`);
+    expect(errorOf(() => loadAgentConfig(options)).message).toBe(
+      `${path.join(root, 'etc/keylime/agent.conf')}:${lineNo}: [agent] ${problem}`,
+    );
   });
 
   it('names the variable for a bad env value and the line for bad TOML', () => {
@@ -197,7 +261,9 @@ describe('loadAgentConfig', () => {
     fs.mkdirSync(path.join(root, 'etc/keylime'), { recursive: true });
     fs.writeFileSync(path.join(root, 'etc/keylime/agent.conf'), '[agent]\nport = \n');
     const error = errorOf(() => loadAgentConfig({ ...options, env: {} }));
-    expect(error.message).toMatch(new RegExp(`^${path.join(root, 'etc/keylime/agent.conf')}:2: invalid TOML: `));
+    expect(error.message).toMatch(
+      new RegExp(`^${path.join(root, 'etc/keylime/agent.conf')}:2: invalid TOML: `),
+    );
     expect(error.message).not.toContain('\n');
   });
 
@@ -211,7 +277,7 @@ describe('agent list and api_versions parsing', () => {
   it.each([
     ['default', ['default']],
     ['[aa, bb]', ['aa', 'bb']],
-    ["['aa', \"bb\", cc]", ['aa', 'bb', 'cc']],
+    ['[\'aa\', "bb", cc]', ['aa', 'bb', 'cc']],
     ['aa bb\ncc\tdd', ['aa', 'bb', 'cc', 'dd']],
     ['aa,bb,', ['aa', 'bb']],
     ['', []],

@@ -15,7 +15,14 @@ import { parseBoolean, parseInteger } from './values';
 const { TomlError, parse: parseToml } = require('smol-toml') as typeof SmolToml;
 
 /** API versions the Rust agent serves (rust-keylime config/base.rs SUPPORTED_API_VERSIONS). */
-export const SUPPORTED_AGENT_API_VERSIONS: readonly string[] = ['2.1', '2.2', '2.3', '2.4', '2.5', '2.6'];
+export const SUPPORTED_AGENT_API_VERSIONS: readonly string[] = [
+  '2.1',
+  '2.2',
+  '2.3',
+  '2.4',
+  '2.5',
+  '2.6',
+];
 
 /** TPM access when neither `tcti` nor TCTI is set (as tpm2-tss spells it). */
 export const DEFAULT_TCTI = 'device:/dev/tpmrm0';
@@ -235,7 +242,8 @@ export function parseApiVersions(
 ): readonly string[] {
   const value = text.trim();
   if (value === 'default') return [...supported];
-  if (value === 'latest') return supported.length > 0 ? [supported[supported.length - 1] ?? ''] : [];
+  if (value === 'latest')
+    return supported.length > 0 ? [supported[supported.length - 1] ?? ''] : [];
   const picked: string[] = [];
   for (const version of parseAgentList(value)) {
     if (supported.includes(version)) {
@@ -290,17 +298,28 @@ function mergeTomlFile(file: string, text: string, into: Map<string, AgentRawVal
   const agent = document['agent'];
   if (agent === undefined) return;
   if (agent === null || typeof agent !== 'object' || Array.isArray(agent)) {
-    throw new ConfigError(ConfigErrorCode.Syntax, { origin: { kind: 'file', file }, problem: '"agent" must be a table' });
+    throw new ConfigError(ConfigErrorCode.Syntax, {
+      origin: { kind: 'file', file },
+      problem: '"agent" must be a table',
+    });
   }
   for (const [key, value] of Object.entries(agent as Record<string, unknown>)) {
     const name = key.toLowerCase();
     const line = findTomlLine(text, name);
-    into.set(name, { value, origin: line === undefined ? { kind: 'file', file } : { kind: 'file', file, line } });
+    into.set(name, {
+      value,
+      origin: line === undefined ? { kind: 'file', file } : { kind: 'file', file, line },
+    });
   }
 }
 
 /** Reads a TOML source; a missing optional file is skipped. */
-function mergeOptionalFile(file: string, values: Map<string, AgentRawValue>, files: string[], warnings: string[]): void {
+function mergeOptionalFile(
+  file: string,
+  values: Map<string, AgentRawValue>,
+  files: string[],
+  warnings: string[],
+): void {
   if (!isFile(file)) return;
   const result = readText(file);
   if (result.kind === 'read') {
@@ -316,22 +335,36 @@ class AgentReader {
   constructor(private readonly values: ReadonlyMap<string, AgentRawValue>) {}
 
   entry(option: AgentOptionName): AgentRawValue {
-    return this.values.get(option) ?? { value: AGENT_DEFAULTS[option], origin: { kind: 'default' } };
+    return (
+      this.values.get(option) ?? { value: AGENT_DEFAULTS[option], origin: { kind: 'default' } }
+    );
   }
 
-  fail(option: AgentOptionName, problem: string, code: (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode] = ConfigErrorCode.InvalidValue): never {
-    throw new ConfigError(code, { origin: this.entry(option).origin, section: 'agent', option, problem });
+  fail(
+    option: AgentOptionName,
+    problem: string,
+    code: (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode] = ConfigErrorCode.InvalidValue,
+  ): never {
+    throw new ConfigError(code, {
+      origin: this.entry(option).origin,
+      section: 'agent',
+      option,
+      problem,
+    });
   }
 
   private shown(option: AgentOptionName, value: unknown): string {
-    return typeof value === 'string' ? describeValue(value, option) : JSON.stringify(value) ?? String(value);
+    return typeof value === 'string'
+      ? describeValue(value, option)
+      : (JSON.stringify(value) ?? String(value));
   }
 
   /** Strings; numbers and booleans become their text (config-rs converts them too). */
   string(option: AgentOptionName): string {
     const { value } = this.entry(option);
     if (typeof value === 'string') return value;
-    if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+    if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+      return String(value);
     return this.fail(option, `expected a string, got ${this.shown(option, value)}`);
   }
 
@@ -339,7 +372,8 @@ class AgentReader {
   list(option: AgentOptionName): readonly string[] {
     const { value } = this.entry(option);
     if (Array.isArray(value)) {
-      if (value.every((item): item is string => typeof item === 'string')) return value.filter((item) => item !== '');
+      if (value.every((item): item is string => typeof item === 'string'))
+        return value.filter((item) => item !== '');
       return this.fail(option, `expected a list of strings, got ${this.shown(option, value)}`);
     }
     return parseAgentList(this.string(option));
@@ -385,8 +419,12 @@ class AgentReader {
     const value = this.string(option).trim();
     const unbracketed = /^\[(.*)\]$/.exec(value)?.[1] ?? value;
     if (net.isIP(unbracketed) !== 0) return unbracketed;
-    if (/^[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*(?:\.[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*)*$/.test(value)) return value;
-    return this.fail(option, `expected an IP address or host name, got ${this.shown(option, value)}`);
+    if (/^[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*(?:\.[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*)*$/.test(value))
+      return value;
+    return this.fail(
+      option,
+      `expected an IP address or host name, got ${this.shown(option, value)}`,
+    );
   }
 }
 
@@ -394,7 +432,12 @@ class AgentReader {
  * rust-keylime config_get_file_path: `default` → `<base>/<default>`; empty → "" when
  * `leaveEmpty`, else the default; relative → under `base`; absolute → unchanged.
  */
-function resolveAgentPath(value: string, base: string, defaultName: string, leaveEmpty: boolean): string {
+function resolveAgentPath(
+  value: string,
+  base: string,
+  defaultName: string,
+  leaveEmpty: boolean,
+): string {
   if (value === 'default') return path.join(base, defaultName);
   if (value === '') return leaveEmpty ? '' : path.join(base, defaultName);
   return path.isAbsolute(value) ? value : path.join(base, value);
@@ -447,9 +490,15 @@ export function loadAgentConfig(options: AgentLoadOptions = {}): AgentConfig {
   }
 
   const tctiEnv = env['TCTI'];
-  if (tctiEnv !== undefined && tctiEnv !== '') values.set('tcti', { value: tctiEnv, origin: { kind: 'env', variable: 'TCTI' } });
+  if (tctiEnv !== undefined && tctiEnv !== '')
+    values.set('tcti', { value: tctiEnv, origin: { kind: 'env', variable: 'TCTI' } });
   for (const [variable, value] of Object.entries(env)) {
-    if (value === undefined || !variable.startsWith('KEYLIME_AGENT_') || variable === 'KEYLIME_AGENT_CONFIG') continue;
+    if (
+      value === undefined ||
+      !variable.startsWith('KEYLIME_AGENT_') ||
+      variable === 'KEYLIME_AGENT_CONFIG'
+    )
+      continue;
     const name = variable.slice('KEYLIME_AGENT_'.length).toLowerCase();
     if (name === '' || name.includes('.')) continue;
     values.set(name, { value, origin: { kind: 'env', variable } });
@@ -460,11 +509,16 @@ export function loadAgentConfig(options: AgentLoadOptions = {}): AgentConfig {
   const configuredDir = r.string('keylime_dir');
   const keylimeDir = path.resolve(
     cwd,
-    keylimeDirEnv !== undefined && keylimeDirEnv !== '' ? keylimeDirEnv : configuredDir !== '' ? configuredDir : AGENT_DEFAULTS.keylime_dir,
+    keylimeDirEnv !== undefined && keylimeDirEnv !== ''
+      ? keylimeDirEnv
+      : configuredDir !== ''
+        ? configuredDir
+        : AGENT_DEFAULTS.keylime_dir,
   );
   const filePath = (option: keyof typeof DEFAULT_PATHS, leaveEmpty = false): string => {
     const value = r.string(option);
-    if (value === '' && !leaveEmpty) warnings.push(`empty ${option}, using the default ${DEFAULT_PATHS[option]}`);
+    if (value === '' && !leaveEmpty)
+      warnings.push(`empty ${option}, using the default ${DEFAULT_PATHS[option]}`);
     return resolveAgentPath(value, keylimeDir, DEFAULT_PATHS[option], leaveEmpty);
   };
   const rootPath = (option: 'ima_ml_path' | 'measuredboot_ml_path'): string =>
@@ -472,13 +526,23 @@ export function loadAgentConfig(options: AgentLoadOptions = {}): AgentConfig {
 
   const uuid = r.string('uuid');
   if (uuid !== 'generate' && uuid !== 'hash_ek' && !UUID_RE.test(uuid)) {
-    warnings.push(`uuid ${JSON.stringify(uuid)} is neither a UUID nor "generate"/"hash_ek"; the Rust agent generates a random one`);
+    warnings.push(
+      `uuid ${JSON.stringify(uuid)} is neither a UUID nor "generate"/"hash_ek"; the Rust agent generates a random one`,
+    );
   }
 
   if (r.boolean('enable_revocation_notifications')) {
-    for (const option of ['revocation_notification_ip', 'revocation_cert', 'revocation_actions_dir'] as const) {
+    for (const option of [
+      'revocation_notification_ip',
+      'revocation_cert',
+      'revocation_actions_dir',
+    ] as const) {
       if (r.string(option) === '') {
-        r.fail(option, 'must not be empty when enable_revocation_notifications = true', ConfigErrorCode.IncompatibleOptions);
+        r.fail(
+          option,
+          'must not be empty when enable_revocation_notifications = true',
+          ConfigErrorCode.IncompatibleOptions,
+        );
       }
     }
   }
@@ -546,14 +610,20 @@ export function loadAgentConfig(options: AgentLoadOptions = {}): AgentConfig {
     verifierUrl: r.string('verifier_url'),
     verifierTlsCaCert: filePath('verifier_tls_ca_cert'),
     registrarApiVersions: ((text: string): readonly string[] =>
-      text.trim() === 'default' || text.trim() === 'latest' ? parseApiVersions(text, supported) : parseAgentList(text))(
-      r.listText('registrar_api_versions'),
-    ),
+      text.trim() === 'default' || text.trim() === 'latest'
+        ? parseApiVersions(text, supported)
+        : parseAgentList(text))(r.listText('registrar_api_versions')),
     certificationKeysServerIdentifier: r.string('certification_keys_server_identifier'),
     uefiLogsEvidenceVersion: r.string('uefi_logs_evidence_version'),
-    exponentialBackoffInitialDelayMs: r.integer('exponential_backoff_initial_delay', Number.MAX_SAFE_INTEGER),
+    exponentialBackoffInitialDelayMs: r.integer(
+      'exponential_backoff_initial_delay',
+      Number.MAX_SAFE_INTEGER,
+    ),
     exponentialBackoffMaxRetries: r.integer('exponential_backoff_max_retries', 4294967295),
-    exponentialBackoffMaxDelayMs: r.integer('exponential_backoff_max_delay', Number.MAX_SAFE_INTEGER),
+    exponentialBackoffMaxDelayMs: r.integer(
+      'exponential_backoff_max_delay',
+      Number.MAX_SAFE_INTEGER,
+    ),
     tlsAcceptInvalidCerts: r.boolean('tls_accept_invalid_certs'),
     tlsAcceptInvalidHostnames: r.boolean('tls_accept_invalid_hostnames'),
     tcti,

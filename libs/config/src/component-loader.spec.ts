@@ -2,13 +2,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from './config-error';
-import { envOverrideName, listSnippets, loadComponentConfig, resolveWorkDir } from './component-loader';
+import {
+  envOverrideName,
+  listSnippets,
+  loadComponentConfig,
+  resolveWorkDir,
+} from './component-loader';
 import { stripQuotes } from './values';
 
 const TEST_DATA = path.join(__dirname, '..', 'test-data');
 
 /** A temporary root with `etc/keylime` and `usr/etc/keylime`; files are written relative to it. */
-function makeRoot(files: Readonly<Record<string, string | Buffer>>): { root: string; etcDirs: string[] } {
+function makeRoot(files: Readonly<Record<string, string | Buffer>>): {
+  root: string;
+  etcDirs: string[];
+} {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-config-'));
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(root, name);
@@ -19,7 +27,10 @@ function makeRoot(files: Readonly<Record<string, string | Buffer>>): { root: str
 }
 
 const roots: string[] = [];
-function root(files: Readonly<Record<string, string | Buffer>>): { root: string; etcDirs: string[] } {
+function root(files: Readonly<Record<string, string | Buffer>>): {
+  root: string;
+  etcDirs: string[];
+} {
   const made = makeRoot(files);
   roots.push(made.root);
   return made;
@@ -77,7 +88,8 @@ describe('loadComponentConfig (upstream get_config)', () => {
   it('applies /usr/etc snippets, then /etc snippets, each sorted, all file names, later wins', () => {
     const { etcDirs, root: r } = root({
       'usr/etc/keylime/registrar.conf': '[registrar]\na = base\n',
-      'usr/etc/keylime/registrar.conf.d/20-x.conf': '[registrar]\na = usr20\nb = usr20\nc = usr20\n',
+      'usr/etc/keylime/registrar.conf.d/20-x.conf':
+        '[registrar]\na = usr20\nb = usr20\nc = usr20\n',
       'usr/etc/keylime/registrar.conf.d/10-x.conf': '[registrar]\na = usr10\nb = usr10\n',
       'etc/keylime/registrar.conf.d/05-first': '[registrar]\nb = etc05\n',
       'etc/keylime/registrar.conf.d/99-last.conf': '[registrar]\nd = etc99\n',
@@ -121,18 +133,28 @@ describe('loadComponentConfig (upstream get_config)', () => {
 
   it('falls back to the installed files when KEYLIME_<C>_CONFIG names nothing, as upstream', () => {
     const { etcDirs, root: r } = root({ 'etc/keylime/verifier.conf': '[verifier]\na = etc\n' });
-    const raw = loadComponentConfig('verifier', { env: { KEYLIME_VERIFIER_CONFIG: path.join(r, 'nope.conf') }, etcDirs });
+    const raw = loadComponentConfig('verifier', {
+      env: { KEYLIME_VERIFIER_CONFIG: path.join(r, 'nope.conf') },
+      etcDirs,
+    });
     expect(raw.get('a')?.value).toBe('etc');
     expect(raw.warnings[0]).toContain('KEYLIME_VERIFIER_CONFIG');
   });
 
   it('lets KEYLIME_<C>_<OPTION> and KEYLIME_<C>_<SECTION>_<OPTION> override files', () => {
     const { etcDirs } = root({
-      'etc/keylime/verifier.conf': '[verifier]\nquote_interval = 2\n[revocations]\nzmq_port = 8992\n',
+      'etc/keylime/verifier.conf':
+        '[verifier]\nquote_interval = 2\n[revocations]\nzmq_port = 8992\n',
     });
-    const env = { KEYLIME_VERIFIER_QUOTE_INTERVAL: '7', KEYLIME_VERIFIER_REVOCATIONS_ZMQ_PORT: '9000' };
+    const env = {
+      KEYLIME_VERIFIER_QUOTE_INTERVAL: '7',
+      KEYLIME_VERIFIER_REVOCATIONS_ZMQ_PORT: '9000',
+    };
     const raw = loadComponentConfig('verifier', { env, etcDirs });
-    expect(raw.get('quote_interval')).toEqual({ value: '7', origin: { kind: 'env', variable: 'KEYLIME_VERIFIER_QUOTE_INTERVAL' } });
+    expect(raw.get('quote_interval')).toEqual({
+      value: '7',
+      origin: { kind: 'env', variable: 'KEYLIME_VERIFIER_QUOTE_INTERVAL' },
+    });
     expect(raw.get('zmq_port', 'revocations')?.value).toBe('9000');
     // The section form only applies to the section it names.
     expect(raw.get('zmq_port')).toBeUndefined();
@@ -146,7 +168,11 @@ describe('loadComponentConfig (upstream get_config)', () => {
     });
     expect(() => loadComponentConfig('verifier', { env: {}, etcDirs })).toThrow(
       new ConfigError('KL_CONFIG_DUPLICATE_OPTION', {
-        origin: { kind: 'file', file: path.join(r, 'etc/keylime/verifier.conf.d/10.conf'), line: 4 },
+        origin: {
+          kind: 'file',
+          file: path.join(r, 'etc/keylime/verifier.conf.d/10.conf'),
+          line: 4,
+        },
         section: 'verifier',
         option: 'a',
         problem: 'option appears twice in this section (first on line 2)',
@@ -155,7 +181,9 @@ describe('loadComponentConfig (upstream get_config)', () => {
   });
 
   it('rejects a file that is not UTF-8', () => {
-    const { etcDirs, root: r } = root({ 'etc/keylime/tenant.conf': Buffer.from([0x5b, 0xff, 0x5d]) });
+    const { etcDirs, root: r } = root({
+      'etc/keylime/tenant.conf': Buffer.from([0x5b, 0xff, 0x5d]),
+    });
     expect(() => loadComponentConfig('tenant', { env: {}, etcDirs })).toThrow(
       `${path.join(r, 'etc/keylime/tenant.conf')}: file is not valid UTF-8`,
     );
@@ -163,7 +191,11 @@ describe('loadComponentConfig (upstream get_config)', () => {
 
   it('lists every regular file of a snippet directory, sorted', () => {
     const { root: r } = root({ 'd/b': '', 'd/a.conf': '', 'd/.hidden': '', 'd/sub/x': '' });
-    expect(listSnippets(path.join(r, 'd')).map((f) => path.basename(f))).toEqual(['.hidden', 'a.conf', 'b']);
+    expect(listSnippets(path.join(r, 'd')).map((f) => path.basename(f))).toEqual([
+      '.hidden',
+      'a.conf',
+      'b',
+    ]);
     expect(listSnippets(path.join(r, 'missing'))).toEqual([]);
   });
 });
@@ -173,12 +205,16 @@ describe('work dir and variable names', () => {
     expect(resolveWorkDir({ env: {} })).toBe('/var/lib/keylime');
     expect(resolveWorkDir({ env: { KEYLIME_DIR: '/srv/kl' } })).toBe('/srv/kl');
     expect(resolveWorkDir({ env: { KEYLIME_TEST: 'on' }, cwd: '/tmp/x' })).toBe('/tmp/x');
-    expect(resolveWorkDir({ env: { KEYLIME_TEST: 'True', KEYLIME_DIR: '/srv/kl' }, cwd: '/tmp/x' })).toBe('/srv/kl');
+    expect(
+      resolveWorkDir({ env: { KEYLIME_TEST: 'True', KEYLIME_DIR: '/srv/kl' }, cwd: '/tmp/x' }),
+    ).toBe('/srv/kl');
   });
 
   it('names overrides as upstream _get_env does', () => {
     expect(envOverrideName('verifier', 'quote_interval')).toBe('KEYLIME_VERIFIER_QUOTE_INTERVAL');
-    expect(envOverrideName('verifier', 'zmq_port', 'revocations')).toBe('KEYLIME_VERIFIER_REVOCATIONS_ZMQ_PORT');
+    expect(envOverrideName('verifier', 'zmq_port', 'revocations')).toBe(
+      'KEYLIME_VERIFIER_REVOCATIONS_ZMQ_PORT',
+    );
     expect(envOverrideName('verifier', 'ip', 'verifier')).toBe('KEYLIME_VERIFIER_IP');
   });
 });

@@ -63,11 +63,15 @@ export function resolveWorkDir(options: ConfigLoadOptions = {}): string {
 
 /** Name of the per-option override variable: KEYLIME_<COMPONENT>[_<SECTION>]_<OPTION>. */
 export function envOverrideName(component: string, option: string, section?: string): string {
-  const sectionPart = section === undefined || section === component ? '' : `_${section.toUpperCase()}`;
+  const sectionPart =
+    section === undefined || section === component ? '' : `_${section.toUpperCase()}`;
   return `KEYLIME_${component.toUpperCase()}${sectionPart}_${option.toUpperCase()}`;
 }
 
-export type ReadResult = { readonly kind: 'read'; readonly text: string } | { readonly kind: 'missing' } | { readonly kind: 'unreadable'; readonly reason: string };
+export type ReadResult =
+  | { readonly kind: 'read'; readonly text: string }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'unreadable'; readonly reason: string };
 
 /** Reads a file as strict UTF-8; missing and unreadable files are reported, not thrown. */
 export function readText(file: string): ReadResult {
@@ -157,14 +161,18 @@ export class RawComponentConfig {
  *
  * Syntax errors and duplicate options throw ConfigError naming file and line.
  */
-export function loadComponentConfig(component: PythonComponentName, options: ConfigLoadOptions = {}): RawComponentConfig {
+export function loadComponentConfig(
+  component: PythonComponentName,
+  options: ConfigLoadOptions = {},
+): RawComponentConfig {
   const env = options.env ?? process.env;
   const etcDirs = options.etcDirs ?? DEFAULT_ETC_DIRS;
   const workDir = resolveWorkDir(options);
   const warnings: string[] = [];
   const ini = new IniConfig();
   const files: string[] = [];
-  const done = (): RawComponentConfig => new RawComponentConfig(component, files, ini, workDir, warnings, env);
+  const done = (): RawComponentConfig =>
+    new RawComponentConfig(component, files, ini, workDir, warnings, env);
 
   const overrideVar = `KEYLIME_${component.toUpperCase()}_CONFIG`;
   const override = env[overrideVar];
@@ -176,7 +184,9 @@ export function loadComponentConfig(component: PythonComponentName, options: Con
         files.push(override);
         return done();
       }
-      warnings.push(`${overrideVar}: cannot read ${override} (${result.kind === 'unreadable' ? result.reason : 'missing'}), using the installed configuration`);
+      warnings.push(
+        `${overrideVar}: cannot read ${override} (${result.kind === 'unreadable' ? result.reason : 'missing'}), using the installed configuration`,
+      );
     } else {
       warnings.push(`${overrideVar}: ${override} is not a file, using the installed configuration`);
     }
@@ -188,7 +198,9 @@ export function loadComponentConfig(component: PythonComponentName, options: Con
     const result = readText(candidate);
     if (result.kind === 'missing') continue;
     if (result.kind === 'unreadable') {
-      warnings.push(`${candidate}: exists but cannot be read (${result.reason}); the keylime service needs read access`);
+      warnings.push(
+        `${candidate}: exists but cannot be read (${result.reason}); the keylime service needs read access`,
+      );
       continue;
     }
     ini.read(result.text, candidate);
@@ -197,7 +209,9 @@ export function loadComponentConfig(component: PythonComponentName, options: Con
     break;
   }
   if (!baseFound) {
-    warnings.push(`no configuration file found for ${component} in ${candidates.join(', ')}; using built-in defaults`);
+    warnings.push(
+      `no configuration file found for ${component} in ${candidates.join(', ')}; using built-in defaults`,
+    );
     return done();
   }
 

@@ -31,7 +31,12 @@ export {
   RawComponentConfig,
   resolveWorkDir,
 } from './component-loader';
-export type { ConfigLoadOptions, Environment, PythonComponentName, RawValue } from './component-loader';
+export type {
+  ConfigLoadOptions,
+  Environment,
+  PythonComponentName,
+  RawValue,
+} from './component-loader';
 export type { DatabaseConfig, DurableAttestationConfig, TlsDir, TrustedCa } from './shared-options';
 
 // typed role configurations
@@ -57,12 +62,21 @@ export {
   registrarConfigFrom,
   TpmIdentity,
 } from './registrar-config';
-export type { MalformedCertActionValue, RegistrarConfig, TpmIdentityValue } from './registrar-config';
+export type {
+  MalformedCertActionValue,
+  RegistrarConfig,
+  TpmIdentityValue,
+} from './registrar-config';
 export { loadTenantConfig, TENANT_DEFAULTS, tenantConfigFrom } from './tenant-config';
 export type { TenantConfig } from './tenant-config';
 export { CA_DEFAULTS, caConfigFrom, loadCaConfig } from './ca-config';
 export type { CaConfig } from './ca-config';
-export { LOGGING_DEFAULTS, loadLoggingConfig, loggingConfigFrom, PythonLogLevel } from './logging-config';
+export {
+  LOGGING_DEFAULTS,
+  loadLoggingConfig,
+  loggingConfigFrom,
+  PythonLogLevel,
+} from './logging-config';
 export type { LoggingConfig, PythonLogLevelValue } from './logging-config';
 
 // agent (TOML)

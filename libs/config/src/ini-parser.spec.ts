@@ -4,7 +4,15 @@ import { IniConfig, parseIni } from './ini-parser';
 describe('IniConfig (RawConfigParser rules)', () => {
   it('reads "=" and ":" options, lower-cases keys, keeps section case, ignores full-line comments', () => {
     const ini = parseIni(
-      ['# top comment', '[Verifier]', 'IP = 10.0.0.1', 'port: 8881', '; another', '  # indented comment', 'url = http://x:1/a=b'].join('\n'),
+      [
+        '# top comment',
+        '[Verifier]',
+        'IP = 10.0.0.1',
+        'port: 8881',
+        '; another',
+        '  # indented comment',
+        'url = http://x:1/a=b',
+      ].join('\n'),
       'v.conf',
     );
     expect(ini.sections()).toEqual(['Verifier']);
@@ -19,7 +27,19 @@ describe('IniConfig (RawConfigParser rules)', () => {
   it('joins continuation lines like configparser (blank lines kept inside, comments dropped, right-stripped)', () => {
     // Expected values produced by Python 3 configparser.RawConfigParser on the same text.
     const ini = parseIni(
-      ['[s]', 'a = 1', '  b = 2', '', '  c', '# comment', '  d', '', 'e: x = y', 'f = v # not a comment', 'G='].join('\n'),
+      [
+        '[s]',
+        'a = 1',
+        '  b = 2',
+        '',
+        '  c',
+        '# comment',
+        '  d',
+        '',
+        'e: x = y',
+        'f = v # not a comment',
+        'G=',
+      ].join('\n'),
       'f',
     );
     expect(ini.get('s', 'a')).toBe('1\nb = 2\n\nc\nd');
@@ -62,11 +82,31 @@ describe('IniConfig (RawConfigParser rules)', () => {
   });
 
   const errors: [string, string, string][] = [
-    ['[s]\na = 1\nA = 2\n', ConfigErrorCode.DuplicateOption, 'dup.conf:3: [s] a: option appears twice in this section (first on line 2)'],
-    ['[s]\na = 1\n[t]\n[s]\n', ConfigErrorCode.DuplicateSection, 'dup.conf:4: [s]: section appears twice in this file (first on line 1)'],
-    ['a = 1\n', ConfigErrorCode.MissingSectionHeader, 'dup.conf:1: option line before any [section] header: "a = 1"'],
-    ['[s]\njust words\n', ConfigErrorCode.Syntax, 'dup.conf:2: [s]: expected "option = value", got "just words"'],
-    ['[s]\n= value\n', ConfigErrorCode.Syntax, 'dup.conf:2: [s]: expected "option = value", got "= value"'],
+    [
+      '[s]\na = 1\nA = 2\n',
+      ConfigErrorCode.DuplicateOption,
+      'dup.conf:3: [s] a: option appears twice in this section (first on line 2)',
+    ],
+    [
+      '[s]\na = 1\n[t]\n[s]\n',
+      ConfigErrorCode.DuplicateSection,
+      'dup.conf:4: [s]: section appears twice in this file (first on line 1)',
+    ],
+    [
+      'a = 1\n',
+      ConfigErrorCode.MissingSectionHeader,
+      'dup.conf:1: option line before any [section] header: "a = 1"',
+    ],
+    [
+      '[s]\njust words\n',
+      ConfigErrorCode.Syntax,
+      'dup.conf:2: [s]: expected "option = value", got "just words"',
+    ],
+    [
+      '[s]\n= value\n',
+      ConfigErrorCode.Syntax,
+      'dup.conf:2: [s]: expected "option = value", got "= value"',
+    ],
   ];
   it.each(errors)('rejects %p with a one-line error', (text, code, message) => {
     let caught: unknown;

@@ -184,7 +184,11 @@ export class IniConfig {
     for (const section of [this.defaults, ...this.sectionMap.values()]) {
       for (const [key, value] of section) {
         if (isPending(value)) {
-          section.set(key, { value: rstrip(value.lines.join('\n')), file: value.file, line: value.line });
+          section.set(key, {
+            value: rstrip(value.lines.join('\n')),
+            file: value.file,
+            line: value.line,
+          });
         }
       }
     }

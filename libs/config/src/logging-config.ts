@@ -34,9 +34,16 @@ export interface LoggingConfig {
   readonly raw: RawComponentConfig;
 }
 
-const ALIASES: Readonly<Record<string, PythonLogLevelValue>> = { WARN: 'WARNING', FATAL: 'CRITICAL' };
+const ALIASES: Readonly<Record<string, PythonLogLevelValue>> = {
+  WARN: 'WARNING',
+  FATAL: 'CRITICAL',
+};
 
-function readLevel(raw: RawComponentConfig, section: string, fallback: PythonLogLevelValue): PythonLogLevelValue {
+function readLevel(
+  raw: RawComponentConfig,
+  section: string,
+  fallback: PythonLogLevelValue,
+): PythonLogLevelValue {
   const entry = raw.ini.getEntry(section, 'level');
   if (entry === undefined) return fallback;
   const name = entry.value.trim().toUpperCase();

@@ -53,8 +53,17 @@ export class OptionReader {
   }
 
   /** Throws the one-line error for `option` with `problem`, pointing at where the value came from. */
-  fail(option: string, problem: string, code: (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode] = ConfigErrorCode.InvalidValue): never {
-    throw new ConfigError(code, { origin: this.rawValue(option).origin, section: this.sectionName, option, problem });
+  fail(
+    option: string,
+    problem: string,
+    code: (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode] = ConfigErrorCode.InvalidValue,
+  ): never {
+    throw new ConfigError(code, {
+      origin: this.rawValue(option).origin,
+      section: this.sectionName,
+      option,
+      problem,
+    });
   }
 
   private convert<T>(option: string, parse: (text: string) => Parsed<T>): T {
@@ -65,7 +74,12 @@ export class OptionReader {
     const problem = /password|secret/i.test(option)
       ? parsed.problem.replace(/got .*$/, `got ${describeValue(raw.value, option)}`)
       : parsed.problem;
-    throw new ConfigError(ConfigErrorCode.InvalidValue, { origin: raw.origin, section: this.sectionName, option, problem });
+    throw new ConfigError(ConfigErrorCode.InvalidValue, {
+      origin: raw.origin,
+      section: this.sectionName,
+      option,
+      problem,
+    });
   }
 
   /** upstream config.get(): the value with surrounding `"` and spaces stripped. */
@@ -85,13 +99,15 @@ export class OptionReader {
 
   integer(option: string, min?: number): number {
     const value = this.convert(option, parseInteger);
-    if (min !== undefined && value < min) this.fail(option, `expected an integer >= ${min}, got ${value}`);
+    if (min !== undefined && value < min)
+      this.fail(option, `expected an integer >= ${min}, got ${value}`);
     return value;
   }
 
   number(option: string, min?: number): number {
     const value = this.convert(option, parseNumber);
-    if (min !== undefined && value < min) this.fail(option, `expected a number >= ${min}, got ${value}`);
+    if (min !== undefined && value < min)
+      this.fail(option, `expected a number >= ${min}, got ${value}`);
     return value;
   }
 

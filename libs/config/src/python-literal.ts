@@ -2,14 +2,7 @@
 
 /** A parsed Python literal. Lists are arrays; tuples and sets are wrapped so callers can tell them apart. */
 export type PyValue =
-  | string
-  | number
-  | boolean
-  | null
-  | readonly PyValue[]
-  | PyTuple
-  | PySet
-  | PyDict;
+  string | number | boolean | null | readonly PyValue[] | PyTuple | PySet | PyDict;
 
 /** A Python tuple `(a, b)`. */
 export class PyTuple {
@@ -110,7 +103,9 @@ class LiteralParser {
     if (/[0-9.]/.test(c)) return this.parseNumber();
     if (/[A-Za-z_]/.test(c)) return this.parseNameOrString();
     if (c === '"' || c === "'") return this.parseStrings('');
-    return this.fail(c === '' ? 'unexpected end of text' : `unexpected character ${JSON.stringify(c)}`);
+    return this.fail(
+      c === '' ? 'unexpected end of text' : `unexpected character ${JSON.stringify(c)}`,
+    );
   }
 
   private parseSequence(open: string, close: string): PyValue[] {
@@ -178,7 +173,8 @@ class LiteralParser {
     const entries = new Map<string | number, PyValue>();
     let key: PyValue = first;
     for (;;) {
-      if (typeof key !== 'string' && typeof key !== 'number') this.fail('dict keys must be strings or numbers');
+      if (typeof key !== 'string' && typeof key !== 'number')
+        this.fail('dict keys must be strings or numbers');
       this.skipSpace();
       if (this.peek() !== ':') this.fail('expected ":" in dict');
       this.pos++;
@@ -220,7 +216,10 @@ class LiteralParser {
     const match = /^[A-Za-z_][A-Za-z0-9_]*/.exec(this.text.slice(this.pos));
     const name = match?.[0] ?? '';
     const next = this.text[this.pos + name.length];
-    if ((next === '"' || next === "'") && /^(?:[rRuU]|[bB][rR]?|[rR][bB]|[fF][rR]?|[rR][fF])$/.test(name)) {
+    if (
+      (next === '"' || next === "'") &&
+      /^(?:[rRuU]|[bB][rR]?|[rR][bB]|[fF][rR]?|[rR][fF])$/.test(name)
+    ) {
       if (/[bBfF]/.test(name)) this.fail('bytes and f-strings are not supported');
       this.pos += name.length;
       return this.parseStrings(name);

@@ -57,7 +57,8 @@ export type TpmIdentityValue = (typeof TpmIdentity)[keyof typeof TpmIdentity];
 
 /** What to do with a certificate that is not strict DER (malformed_cert_action). */
 export const MalformedCertAction = { Warn: 'warn', Reject: 'reject', Ignore: 'ignore' } as const;
-export type MalformedCertActionValue = (typeof MalformedCertAction)[keyof typeof MalformedCertAction];
+export type MalformedCertActionValue =
+  (typeof MalformedCertAction)[keyof typeof MalformedCertAction];
 
 export interface RegistrarConfig {
   readonly version: string;

@@ -8,7 +8,11 @@ import { CA_DEFAULTS, loadCaConfig } from './ca-config';
 import { loadLoggingConfig } from './logging-config';
 import { REGISTRAR_DEFAULTS, loadRegistrarConfig } from './registrar-config';
 import { TENANT_DEFAULTS, loadTenantConfig } from './tenant-config';
-import { VERIFIER_DEFAULTS, VERIFIER_REVOCATIONS_DEFAULTS, loadVerifierConfig } from './verifier-config';
+import {
+  VERIFIER_DEFAULTS,
+  VERIFIER_REVOCATIONS_DEFAULTS,
+  loadVerifierConfig,
+} from './verifier-config';
 
 const DEFAULTS_DIR = path.join(__dirname, '..', 'test-data', 'upstream-defaults');
 const roots: string[] = [];
@@ -17,7 +21,10 @@ afterAll(() => {
 });
 
 /** A temp /etc/keylime holding `files`; returns loader options and the root. */
-function setup(files: Readonly<Record<string, string>>, env: Record<string, string> = {}): { options: ConfigLoadOptions; etc: string; work: string } {
+function setup(
+  files: Readonly<Record<string, string>>,
+  env: Record<string, string> = {},
+): { options: ConfigLoadOptions; etc: string; work: string } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-roles-'));
   roots.push(root);
   const etc = path.join(root, 'etc/keylime');
@@ -27,7 +34,14 @@ function setup(files: Readonly<Record<string, string>>, env: Record<string, stri
     fs.writeFileSync(path.join(etc, name), content);
   }
   const work = path.join(root, 'work');
-  return { options: { env: { KEYLIME_DIR: work, ...env }, etcDirs: [etc, path.join(root, 'usr/etc/keylime')] }, etc, work };
+  return {
+    options: {
+      env: { KEYLIME_DIR: work, ...env },
+      etcDirs: [etc, path.join(root, 'usr/etc/keylime')],
+    },
+    etc,
+    work,
+  };
 }
 
 function upstreamDefault(component: string): string {
@@ -59,10 +73,14 @@ describe('built-in defaults match the files upstream generates (keylime_upgrade_
   ] as const)('%s.conf [%s]', (component, section, defaults) => {
     const { options } = setup({ [`${component}.conf`]: upstreamDefault(component) });
     const raw = loadComponentConfig(component, options);
-    const fromFile = Object.fromEntries(raw.ini.options(section).map((o) => [o, raw.ini.get(section, o)?.replace(/^"|"$/g, '')]));
+    const fromFile = Object.fromEntries(
+      raw.ini.options(section).map((o) => [o, raw.ini.get(section, o)?.replace(/^"|"$/g, '')]),
+    );
     // Options upstream reads with a code fallback but does not write into the template.
     const codeOnly = new Set(['nonce_lifetime', 'max_upload_size']);
-    const ours = Object.fromEntries(Object.entries(defaults).filter(([k]) => !(codeOnly.has(k) && !(k in fromFile))));
+    const ours = Object.fromEntries(
+      Object.entries(defaults).filter(([k]) => !(codeOnly.has(k) && !(k in fromFile))),
+    );
     expect(ours).toEqual(fromFile);
   });
 
@@ -71,13 +89,18 @@ describe('built-in defaults match the files upstream generates (keylime_upgrade_
     ['registrar', loadRegistrarConfig],
     ['tenant', loadTenantConfig],
     ['ca', loadCaConfig],
-  ] as const)('%s: the upstream default file and no file at all give the same typed config', (component, load) => {
-    const withFile = setup({ [`${component}.conf`]: upstreamDefault(component) });
-    const empty = setup({});
-    const a = withoutRaw(load(withFile.options) as { raw: unknown });
-    const b = withoutRaw(load({ ...empty.options, env: { KEYLIME_DIR: withFile.work } }) as { raw: unknown });
-    expect(a).toEqual(b);
-  });
+  ] as const)(
+    '%s: the upstream default file and no file at all give the same typed config',
+    (component, load) => {
+      const withFile = setup({ [`${component}.conf`]: upstreamDefault(component) });
+      const empty = setup({});
+      const a = withoutRaw(load(withFile.options) as { raw: unknown });
+      const b = withoutRaw(
+        load({ ...empty.options, env: { KEYLIME_DIR: withFile.work } }) as { raw: unknown },
+      );
+      expect(a).toEqual(b);
+    },
+  );
 });
 
 describe('loadVerifierConfig', () => {
@@ -100,7 +123,11 @@ describe('loadVerifierConfig', () => {
       clientCert: path.join(work, 'cv_ca', 'client-cert.crt'),
       trustedClientCa: { verifyPeer: true, files: [path.join(work, 'cv_ca', 'cacert.crt')] },
       trustedServerCa: { verifyPeer: true, files: [path.join(work, 'cv_ca', 'cacert.crt')] },
-      database: { kind: 'sqlite', file: path.join(work, 'cv_data.sqlite'), url: `sqlite:///${path.join(work, 'cv_data.sqlite')}` },
+      database: {
+        kind: 'sqlite',
+        file: path.join(work, 'cv_data.sqlite'),
+        url: `sqlite:///${path.join(work, 'cv_data.sqlite')}`,
+      },
       numWorkers: 0,
       maxWorkers: 16,
       quoteIntervalSeconds: 2,
@@ -119,8 +146,18 @@ describe('loadVerifierConfig', () => {
       sessionLifetimeSeconds: 180,
       nonceLifetimeSeconds: 60,
       shutdownDrainTimeoutSeconds: 10,
-      durableAttestation: { importModule: undefined, persistentStoreFormat: 'json', transparencyLogSignAlgo: 'sha256', signedAttributes: [] },
-      revocations: { enabledRevocationNotifications: ['agent'], zmqIp: '127.0.0.1', zmqPort: 8992, webhookUrl: undefined },
+      durableAttestation: {
+        importModule: undefined,
+        persistentStoreFormat: 'json',
+        transparencyLogSignAlgo: 'sha256',
+        signedAttributes: [],
+      },
+      revocations: {
+        enabledRevocationNotifications: ['agent'],
+        zmqIp: '127.0.0.1',
+        zmqPort: 8992,
+        webhookUrl: undefined,
+      },
     });
     expect(c.raw.files).toHaveLength(1);
   });
@@ -173,15 +210,25 @@ describe('loadVerifierConfig', () => {
     expect(c.serverCert).toBe('/abs/cert.pem');
     expect(c.serverKeyPassword).toBe('s3cret');
     expect(c.clientCert).toBeUndefined();
-    expect(c.trustedClientCa).toEqual({ verifyPeer: true, files: [path.join(tlsDir, 'ca1.crt'), '/abs/ca2.crt'] });
+    expect(c.trustedClientCa).toEqual({
+      verifyPeer: true,
+      files: [path.join(tlsDir, 'ca1.crt'), '/abs/ca2.crt'],
+    });
     expect(c.trustedServerCa).toEqual({ verifyPeer: false, files: [] });
-    expect(c.database).toEqual({ kind: 'url', url: 'postgresql://kl:pw@db/keylime', poolSize: 20, maxOverflow: 40 });
+    expect(c.database).toEqual({
+      kind: 'url',
+      url: 'postgresql://kl:pw@db/keylime',
+      poolSize: 20,
+      maxOverflow: 40,
+    });
     expect(c.certSubjectAlternativeNames).toEqual(['verifier.example', '10.1.1.1']);
     expect(c.mode).toBe('pull');
   });
 
   it('keeps unknown options reachable through raw', () => {
-    const { options } = setup({ 'verifier.conf': '[verifier]\nsome_future_option = 42\n[extra]\nx = y\n' });
+    const { options } = setup({
+      'verifier.conf': '[verifier]\nsome_future_option = 42\n[extra]\nx = y\n',
+    });
     const c = loadVerifierConfig(options);
     expect(c.raw.get('some_future_option')?.value).toBe('42');
     expect(c.raw.get('x', 'extra')?.value).toBe('y');
@@ -191,20 +238,40 @@ describe('loadVerifierConfig', () => {
     ['quote_interval = abc', 'quote_interval: expected a number, got "abc"'],
     ['quote_interval = -1', 'quote_interval: expected a number >= 0, got -1'],
     ['port = 99999', 'port: expected a port number (0-65535), got "99999"'],
-    ['enable_agent_mtls = maybe', 'enable_agent_mtls: expected a boolean (true/false, yes/no, on/off, 1/0), got "maybe"'],
+    [
+      'enable_agent_mtls = maybe',
+      'enable_agent_mtls: expected a boolean (true/false, yes/no, on/off, 1/0), got "maybe"',
+    ],
     ['max_retries = 2.5', 'max_retries: expected an integer, got "2.5"'],
-    ['measured_boot_imports = foo, bar', `measured_boot_imports: expected a Python list such as ['a', 'b'], got "foo, bar" (names are not literals: "foo" at offset 0)`],
-    ['measured_boot_evaluate = sometimes', 'measured_boot_evaluate: expected one of once, always, got "sometimes"'],
+    [
+      'measured_boot_imports = foo, bar',
+      `measured_boot_imports: expected a Python list such as ['a', 'b'], got "foo, bar" (names are not literals: "foo" at offset 0)`,
+    ],
+    [
+      'measured_boot_evaluate = sometimes',
+      'measured_boot_evaluate: expected one of once, always, got "sometimes"',
+    ],
     ['mode = pul', 'mode: expected one of pull, push, got "pul"'],
-    ['severity_policy = [{"event_id": ".*", "severity_label": "loud"}]', 'severity_policy: label "loud" is not in severity_labels'],
-    ['database_url = postgresql://db/x\ndatabase_pool_sz_ovfl = 5', 'database_pool_sz_ovfl: expected "pool size,max overflow" such as "5,10", got "5"'],
-    ['server_cert = mine.crt', 'server_cert: must be "default" when tls_dir = generate, got "mine.crt"'],
+    [
+      'severity_policy = [{"event_id": ".*", "severity_label": "loud"}]',
+      'severity_policy: label "loud" is not in severity_labels',
+    ],
+    [
+      'database_url = postgresql://db/x\ndatabase_pool_sz_ovfl = 5',
+      'database_pool_sz_ovfl: expected "pool size,max overflow" such as "5,10", got "5"',
+    ],
+    [
+      'server_cert = mine.crt',
+      'server_cert: must be "default" when tls_dir = generate, got "mine.crt"',
+    ],
     ['tls_dir =', 'tls_dir: must not be empty (use "default", "generate" or a directory)'],
   ])('rejects "%s" with one line naming file, line, section and option', (line, problem) => {
     const { options, etc } = setup({ 'verifier.conf': `[verifier]\n${line}\n` });
     const error = errorOf(() => loadVerifierConfig(options));
     const lineNo = line.includes('\ndatabase_pool_sz_ovfl') ? 3 : 2;
-    expect(error.message).toBe(`${path.join(etc, 'verifier.conf')}:${lineNo}: [verifier] ${problem}`);
+    expect(error.message).toBe(
+      `${path.join(etc, 'verifier.conf')}:${lineNo}: [verifier] ${problem}`,
+    );
     expect(error.message).not.toContain('\n');
   });
 
@@ -225,7 +292,12 @@ describe('loadVerifierConfig', () => {
 
 describe('loadRegistrarConfig', () => {
   it('types the upstream defaults; tls_dir = generate uses reg_ca', () => {
-    const { options, work } = setup({ 'registrar.conf': upstreamDefault('registrar').replace('tls_dir = default', 'tls_dir = generate') });
+    const { options, work } = setup({
+      'registrar.conf': upstreamDefault('registrar').replace(
+        'tls_dir = default',
+        'tls_dir = generate',
+      ),
+    });
     const c = loadRegistrarConfig(options);
     expect(c).toMatchObject({
       ip: '127.0.0.1',
@@ -246,7 +318,10 @@ describe('loadRegistrarConfig', () => {
 
   it('reads tls_dir = default as WORK_DIR/cv_ca and rejects an unknown tpm_identity', () => {
     const ok = setup({ 'registrar.conf': upstreamDefault('registrar') });
-    expect(loadRegistrarConfig(ok.options).tls).toEqual({ dir: path.join(ok.work, 'cv_ca'), generate: false });
+    expect(loadRegistrarConfig(ok.options).tls).toEqual({
+      dir: path.join(ok.work, 'cv_ca'),
+      generate: false,
+    });
     const bad = setup({}, { KEYLIME_REGISTRAR_TPM_IDENTITY: 'tpm' });
     expect(errorOf(() => loadRegistrarConfig(bad.options)).message).toBe(
       'environment variable KEYLIME_REGISTRAR_TPM_IDENTITY: [registrar] tpm_identity: expected one of default, ek_cert_or_iak_idevid, ek_cert, iak_idevid, got "tpm"',
@@ -287,8 +362,14 @@ describe('loadTenantConfig', () => {
   });
 
   it('reads a list continued over several lines', () => {
-    const { options } = setup({ 'tenant.conf': "[tenant]\naccept_tpm_signing_algs = ['ecschnorr',\n    'rsassa', 'ecdsa']\n" });
-    expect(loadTenantConfig(options).acceptTpmSigningAlgs).toEqual(['ecschnorr', 'rsassa', 'ecdsa']);
+    const { options } = setup({
+      'tenant.conf': "[tenant]\naccept_tpm_signing_algs = ['ecschnorr',\n    'rsassa', 'ecdsa']\n",
+    });
+    expect(loadTenantConfig(options).acceptTpmSigningAlgs).toEqual([
+      'ecschnorr',
+      'rsassa',
+      'ecdsa',
+    ]);
   });
 });
 
@@ -308,7 +389,12 @@ describe('loadCaConfig and loadLoggingConfig', () => {
   });
 
   it('reads levels and format from logging.conf', () => {
-    const { options } = setup({ 'logging.conf': upstreamDefault('logging').replace('level = INFO\nqualname', 'level = DEBUG\nqualname') });
+    const { options } = setup({
+      'logging.conf': upstreamDefault('logging').replace(
+        'level = INFO\nqualname',
+        'level = DEBUG\nqualname',
+      ),
+    });
     const c = loadLoggingConfig(options);
     expect(c.rootLevel).toBe('INFO');
     expect(c.keylimeLevel).toBe('DEBUG');
@@ -332,7 +418,9 @@ describe('formatConfigError', () => {
       option: 'quote_interval',
       problem: 'expected a number, got "abc"',
     });
-    expect(formatConfigError(error)).toBe('configuration error: /etc/keylime/verifier.conf:3: [verifier] quote_interval: expected a number, got "abc"');
+    expect(formatConfigError(error)).toBe(
+      'configuration error: /etc/keylime/verifier.conf:3: [verifier] quote_interval: expected a number, got "abc"',
+    );
     expect(formatConfigError(new Error('two\nlines'))).toBe('configuration error: two lines');
     expect(CONFIG_EXIT_CODE).toBe(2);
   });

@@ -28,7 +28,8 @@ export interface TlsDir {
 export function readTlsDir(reader: OptionReader, generateDir: string | undefined): TlsDir {
   const value = reader.string('tls_dir');
   const workDir = reader.raw.workDir;
-  if (value === '') reader.fail('tls_dir', 'must not be empty (use "default", "generate" or a directory)');
+  if (value === '')
+    reader.fail('tls_dir', 'must not be empty (use "default", "generate" or a directory)');
   if (value === 'generate') {
     if (generateDir === undefined) {
       reader.fail('tls_dir', `"generate" is only supported for the verifier and the registrar`);
@@ -40,7 +41,11 @@ export function readTlsDir(reader: OptionReader, generateDir: string | undefined
 }
 
 /** tls_dir = generate only works when the listed options are all `default` (upstream raises otherwise). */
-export function checkGenerateDefaults(reader: OptionReader, tls: TlsDir, options: readonly string[]): void {
+export function checkGenerateDefaults(
+  reader: OptionReader,
+  tls: TlsDir,
+  options: readonly string[],
+): void {
   if (!tls.generate) return;
   for (const option of options) {
     const value = reader.string(option);
@@ -55,7 +60,12 @@ export function checkGenerateDefaults(reader: OptionReader, tls: TlsDir, options
 }
 
 /** A key or certificate: empty → not set, `default` → `<tls_dir>/<defaultName>`, else relative to tls_dir. */
-export function readTlsFile(reader: OptionReader, option: string, tls: TlsDir, defaultName: string): string | undefined {
+export function readTlsFile(
+  reader: OptionReader,
+  option: string,
+  tls: TlsDir,
+  defaultName: string,
+): string | undefined {
   const value = reader.string(option);
   if (value === '') return undefined;
   return path.resolve(tls.dir, value === 'default' ? defaultName : value);
@@ -68,15 +78,24 @@ export function readTlsFile(reader: OptionReader, option: string, tls: TlsDir, d
 export function readTrustedCa(reader: OptionReader, option: string, tls: TlsDir): TrustedCa {
   const value = reader.string(option);
   if (value === '') return { verifyPeer: true, files: [] };
-  if (value === 'default') return { verifyPeer: true, files: [path.resolve(reader.raw.workDir, 'cv_ca', 'cacert.crt')] };
+  if (value === 'default')
+    return { verifyPeer: true, files: [path.resolve(reader.raw.workDir, 'cv_ca', 'cacert.crt')] };
   if (value === 'all') return { verifyPeer: false, files: [] };
-  return { verifyPeer: true, files: reader.stringList(option).map((file) => path.resolve(tls.dir, file)) };
+  return {
+    verifyPeer: true,
+    files: reader.stringList(option).map((file) => path.resolve(tls.dir, file)),
+  };
 }
 
 /** Where a role keeps its data: the embedded SQLite file or a server URL (SQLAlchemy syntax). */
 export type DatabaseConfig =
   | { readonly kind: 'sqlite'; readonly file: string; readonly url: string }
-  | { readonly kind: 'url'; readonly url: string; readonly poolSize: number; readonly maxOverflow: number };
+  | {
+      readonly kind: 'url';
+      readonly url: string;
+      readonly poolSize: number;
+      readonly maxOverflow: number;
+    };
 
 /**
  * database_url: `sqlite` → `sqlite:///<WORK_DIR>/<sqliteName>`; a `sqlite:///path` URL names a file

@@ -4,7 +4,8 @@ import { PyDict, PyLiteralError, parsePythonLiteral } from './python-literal';
 import type { PyValue } from './python-literal';
 
 /** Result of a conversion: the value, or a lower-case problem text for a ConfigError. */
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
 function ok<T>(value: T): Parsed<T> {
   return { ok: true, value };
@@ -41,7 +42,9 @@ export function stripQuotes(text: string): string {
 /** true/false/yes/no/on/off/1/0 in any case. */
 export function parseBoolean(text: string): Parsed<boolean> {
   const value = BOOLEAN_STATES[stripQuotes(text).trim().toLowerCase()];
-  return value === undefined ? bad(`expected a boolean (true/false, yes/no, on/off, 1/0), got ${shown(text)}`) : ok(value);
+  return value === undefined
+    ? bad(`expected a boolean (true/false, yes/no, on/off, 1/0), got ${shown(text)}`)
+    : ok(value);
 }
 
 /** Python int(): optional sign, decimal digits, single underscores between digits, surrounding whitespace. */
@@ -57,7 +60,9 @@ export function parseInteger(text: string): Parsed<number> {
 export function parseNumber(text: string): Parsed<number> {
   const clean = stripQuotes(text).trim();
   const digits = String.raw`\d(?:_?\d)*`;
-  const pattern = new RegExp(`^[+-]?(?:${digits}\\.?(?:${digits})?|\\.${digits})(?:[eE][+-]?${digits})?$`);
+  const pattern = new RegExp(
+    `^[+-]?(?:${digits}\\.?(?:${digits})?|\\.${digits})(?:[eE][+-]?${digits})?$`,
+  );
   if (!pattern.test(clean)) return bad(`expected a number, got ${shown(text)}`);
   const value = Number(clean.replace(/_/g, ''));
   if (!Number.isFinite(value)) return bad(`number out of range, got ${shown(text)}`);
@@ -68,7 +73,8 @@ export function parseNumber(text: string): Parsed<number> {
 export function parsePort(text: string): Parsed<number> {
   const parsed = parseInteger(text);
   if (!parsed.ok) return bad(`expected a port number (0-65535), got ${shown(text)}`);
-  if (parsed.value < 0 || parsed.value > 65535) return bad(`expected a port number (0-65535), got ${shown(text)}`);
+  if (parsed.value < 0 || parsed.value > 65535)
+    return bad(`expected a port number (0-65535), got ${shown(text)}`);
   return parsed;
 }
 
@@ -78,7 +84,7 @@ export function parsePort(text: string): Parsed<number> {
  */
 export function parsePythonList(text: string): Parsed<readonly PyValue[]> {
   const clean = stripQuotes(text);
-  if (clean === '') return bad('expected a list such as [\'a\', \'b\'], got an empty value');
+  if (clean === '') return bad("expected a list such as ['a', 'b'], got an empty value");
   let value: PyValue;
   try {
     value = parsePythonLiteral(clean);
@@ -86,7 +92,8 @@ export function parsePythonList(text: string): Parsed<readonly PyValue[]> {
     const reason = error instanceof PyLiteralError ? error.message : String(error);
     return bad(`expected a Python list such as ['a', 'b'], got ${shown(text)} (${reason})`);
   }
-  if (!Array.isArray(value)) return bad(`expected a Python list such as ['a', 'b'], got ${shown(text)}`);
+  if (!Array.isArray(value))
+    return bad(`expected a Python list such as ['a', 'b'], got ${shown(text)}`);
   const items = value as readonly PyValue[];
   return ok(items.map((item) => (typeof item === 'string' ? item.trim() : item)));
 }

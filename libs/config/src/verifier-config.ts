@@ -89,7 +89,8 @@ export const VerifierMode = { Pull: 'pull', Push: 'push' } as const;
 export type VerifierModeValue = (typeof VerifierMode)[keyof typeof VerifierMode];
 
 export const MeasuredBootEvaluate = { Once: 'once', Always: 'always' } as const;
-export type MeasuredBootEvaluateValue = (typeof MeasuredBootEvaluate)[keyof typeof MeasuredBootEvaluate];
+export type MeasuredBootEvaluateValue =
+  (typeof MeasuredBootEvaluate)[keyof typeof MeasuredBootEvaluate];
 
 /** One severity_policy rule: event ids matching the regex get the label. */
 export interface SeverityRule {
@@ -167,7 +168,10 @@ function readSeverityPolicy(reader: OptionReader): readonly SeverityRule[] {
     const eventId = rule['event_id'];
     const severityLabel = rule['severity_label'];
     if (typeof eventId !== 'string' || typeof severityLabel !== 'string') {
-      return reader.fail('severity_policy', 'every rule needs string "event_id" and "severity_label"');
+      return reader.fail(
+        'severity_policy',
+        'every rule needs string "event_id" and "severity_label"',
+      );
     }
     return { eventId, severityLabel };
   });
@@ -178,7 +182,14 @@ export function verifierConfigFrom(raw: RawComponentConfig): VerifierConfig {
   const r = new OptionReader(raw, VERIFIER_DEFAULTS);
   const rev = new OptionReader(raw, VERIFIER_REVOCATIONS_DEFAULTS, 'revocations');
   const tls = readTlsDir(r, 'cv_ca');
-  checkGenerateDefaults(r, tls, ['server_cert', 'server_key', 'trusted_client_ca', 'client_cert', 'client_key', 'trusted_server_ca']);
+  checkGenerateDefaults(r, tls, [
+    'server_cert',
+    'server_key',
+    'trusted_client_ca',
+    'client_cert',
+    'client_key',
+    'trusted_server_ca',
+  ]);
   const severityLabels = r.stringList('severity_labels');
   const severityPolicy = readSeverityPolicy(r);
   // Upstream refuses empty lists here (failure.set_severity_config).
@@ -186,7 +197,10 @@ export function verifierConfigFrom(raw: RawComponentConfig): VerifierConfig {
   if (severityPolicy.length === 0) r.fail('severity_policy', 'must hold at least one rule');
   for (const rule of severityPolicy) {
     if (!severityLabels.includes(rule.severityLabel)) {
-      r.fail('severity_policy', `label ${JSON.stringify(rule.severityLabel)} is not in severity_labels`);
+      r.fail(
+        'severity_policy',
+        `label ${JSON.stringify(rule.severityLabel)} is not in severity_labels`,
+      );
     }
   }
   const mode = r.string('mode');
@@ -234,7 +248,10 @@ export function verifierConfigFrom(raw: RawComponentConfig): VerifierConfig {
     sessionCreateRateLimitPerIp: r.integer('session_create_rate_limit_per_ip', 0),
     sessionCreateRateLimitWindowIpSeconds: r.integer('session_create_rate_limit_window_ip', 0),
     sessionCreateRateLimitPerAgent: r.integer('session_create_rate_limit_per_agent', 0),
-    sessionCreateRateLimitWindowAgentSeconds: r.integer('session_create_rate_limit_window_agent', 0),
+    sessionCreateRateLimitWindowAgentSeconds: r.integer(
+      'session_create_rate_limit_window_agent',
+      0,
+    ),
     sessionLifetimeSeconds: r.integer('session_lifetime', 0),
     nonceLifetimeSeconds: r.integer('nonce_lifetime', 0),
     extendTokenOnAttestation: r.boolean('extend_token_on_attestation'),
