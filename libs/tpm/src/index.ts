@@ -134,3 +134,32 @@ export {
 export type { PcrBlob, PcrBlobValue } from './pcr-blob';
 export { parseQuoteString, formatQuoteString } from './quote-string';
 export type { QuoteParts } from './quote-string';
+
+// PCR replay
+export { TPM_DATA_PCR, pcrInitialValue, pcrExtend, pcrReplay, dataPcrValue } from './pcr';
+
+// attestation verdicts (upstream event ids, incl. the `qoute_validation` spelling)
+export { QuoteEventId, DataPcrEventId } from './failure';
+export type { FailureEvent, Verdict } from './failure';
+
+// quote verification (verifier §3)
+export {
+  prepareQuoteKey,
+  verifyQuote,
+  checkClockInfo,
+  checkDataPcr,
+  INITIAL_CLOCK_INFO,
+} from './quote';
+export type { QuoteVerificationKey, QuoteExpectations, VerifiedQuote, QuoteSignAlg } from './quote';
+
+// MakeCredential and the credential blob (agent-registrar-tenant §3.4)
+export {
+  makeCredential,
+  makeCredentialBlob,
+  randomCredential,
+  readCredentialBlob,
+  decodeCredentialBlob,
+  encodeCredentialBlob,
+  decodeIdObject,
+} from './credential';
+export type { CredentialBlob, TpmsIdObject, MakeCredentialOptions } from './credential';

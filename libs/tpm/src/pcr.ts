@@ -1,0 +1,57 @@
+/**
+ * @module pcr: software PCR replay for the SHA-1/256/384/512 banks: extend, replay from an initial value,
+ * and the PCR 16 value an agent's NK binding produces (verifier §3.4, upstream Tpm.sim_extend).
+ */
+import { createHash } from 'node:crypto';
+import { DIGEST_SIZES } from '@keylime/crypto';
+import type { HashAlg } from '@keylime/crypto';
+import { TpmErrorCode, tpmError } from './errors';
+
+/** The PCR that binds the agent's payload (NK) public key (upstream config.TPM_DATA_PCR). */
+export const TPM_DATA_PCR = 16;
+
+function sizeOf(bank: HashAlg): number {
+  const size = DIGEST_SIZES[bank] as number | undefined;
+  if (size === undefined)
+    throw tpmError(TpmErrorCode.Unsupported, `unsupported PCR bank "${String(bank)}"`);
+  return size;
+}
+
+/** The reset value of a PCR: all zeros; PCR 0 after a locality-N startup ends in byte N (PC Client PFP §3.3.4.4). */
+export function pcrInitialValue(bank: HashAlg, locality = 0): Uint8Array {
+  const out = new Uint8Array(sizeOf(bank));
+  out[out.length - 1] = locality;
+  return out;
+}
+
+/** TPM2_PCR_Extend: H(current ‖ digest). `digest` must have the bank's size, as the TPM requires. */
+export function pcrExtend(bank: HashAlg, current: Uint8Array, digest: Uint8Array): Uint8Array {
+  const size = sizeOf(bank);
+  if (current.length !== size || digest.length !== size) {
+    throw tpmError(TpmErrorCode.BadValue, `${bank} extend needs ${size}-byte values`, {
+      current: current.length,
+      digest: digest.length,
+    });
+  }
+  return createHash(bank).update(current).update(digest).digest();
+}
+
+/** Extends `digests` in order, starting from `initial` (default: zeros). */
+export function pcrReplay(
+  bank: HashAlg,
+  digests: Iterable<Uint8Array>,
+  initial?: Uint8Array,
+): Uint8Array {
+  let value = initial ?? pcrInitialValue(bank);
+  for (const d of digests) value = pcrExtend(bank, value, d);
+  return value;
+}
+
+/**
+ * Expected PCR 16 after the agent binds its NK: H(zeros ‖ H(utf8(pem))) in the quote's bank, lower-case
+ * hex (verifier §3.4; agent-registrar-tenant §9 item 6). `pem` is the text exactly as the agent sent it.
+ */
+export function dataPcrValue(bank: HashAlg, pem: string): string {
+  const measured = createHash(bank).update(pem, 'utf8').digest();
+  return Buffer.from(pcrExtend(bank, pcrInitialValue(bank), measured)).toString('hex');
+}
