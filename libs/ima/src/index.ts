@@ -39,3 +39,19 @@ export type { ImaPublicKey } from './keys/keyring';
 export { learnedKeyringsToJson, learnedKeyringsFromJson } from './keys/keyrings';
 export type { LearnedKeyrings } from './keys/keyrings';
 export { verifyImaSignature } from './keys/signature';
+
+// signed policies (DSSE) and legacy formats
+export {
+  KEYLIME_PAYLOAD_TYPE,
+  dssePae,
+  dsseDecode,
+  parseDsseEnvelope,
+  isDsseEnvelope,
+  signDsse,
+  ecdsaKeyId,
+  ecdsaSigner,
+  verifyDsseEnvelope,
+  dssePayloadText,
+} from './policy/dsse';
+export type { DsseEnvelope, DsseSigner, DsseVerified } from './policy/dsse';
+export { parseFlatAllowlist, convertLegacyAllowlist, parseExcludeList, upgradeRuntimePolicy } from './policy/legacy';
