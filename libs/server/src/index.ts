@@ -18,5 +18,11 @@ export type {
 } from './https-server';
 export { requireAdmin } from './admin';
 
-// TLS files
+// TLS files and identity
+export { prepareServerTls } from './tls-setup';
+export type { ServerTlsSettings } from './tls-setup';
 export { readPemFile, writeTlsDirectory, TlsFileErrorCode } from './tls-files';
+
+// service frame
+export { runService, createStdoutLogger, STARTUP_FAILURE_EXIT_CODE } from './service';
+export type { ServiceHandle, RunServiceOptions } from './service';
