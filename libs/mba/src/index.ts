@@ -31,3 +31,15 @@ export { MbEventId } from './failure';
 export type { MbFailureEvent, MbResult } from './failure';
 export { Workarounds, pcr0StartupLocalityAsExtend } from './workarounds';
 export type { Workaround } from './workarounds';
+
+// policy engines (spec §5.4–5.6)
+export { acceptAllPolicy, rejectAllPolicy } from './policy';
+export type { MbPolicy, MbRefusal } from './policy';
+export { examplePolicy } from './example-policy';
+export { readExampleRefState } from './example-refstate';
+export type { ExampleRefState, ExampleRefStateJson, DigestJson, SignatureJson, KernelJson } from './example-refstate';
+export { createPolicyRegistry, requirePolicy, evaluateMeasuredBoot } from './evaluate';
+export type { PolicyRegistry, MeasuredBootEvaluation, MeasuredBootVerdict } from './evaluate';
+export { createMeasuredBootRefState } from './create-refstate';
+export type { CreateRefStateOptions, CreatedRefState } from './create-refstate';
+export { pyReEscape, compilePythonFullMatch } from './py-regex';

@@ -3,7 +3,7 @@
  * `--eventlog-version=2` output after keylime's clean-up (tpm2_tools_elparser.py) and enrichment.
  */
 import { createHash } from 'node:crypto';
-import { toHex } from '@keylime/core';
+import { fromHex, toHex } from '@keylime/core';
 import { eventTypeName } from './constants';
 import type { BankName } from './constants';
 import { decodeEventData } from './event-data';
@@ -88,7 +88,7 @@ function bootAggregates(bank: BankName, cells: Readonly<Record<string, string>>)
     for (let i = 0; i < count; i++) {
       const v = cells[String(i)];
       if (v === undefined) complete = false;
-      else h.update(Buffer.from(v, 'hex'));
+      else h.update(fromHex(v));
     }
     if (complete) out.push(h.digest('hex'));
   }
