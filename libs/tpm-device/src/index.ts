@@ -38,6 +38,20 @@ export { readPcrs, extendPcr, resetPcr } from './pcrs';
 export type { PcrReadResult, PcrBankValues, PcrValue } from './pcrs';
 export type { PcrSelection, PcrBankSelection, TaggedDigest, TpmsContext } from './structures';
 
+// keys: EK (re-created from its TCG template per operation), AK (stored blobs, loaded per operation)
+export { createEk, readEkCertificate } from './ek';
+export type { EkKey, CreateEkOptions } from './ek';
+export { createAk, loadAk, serializeAk, parseAk } from './ak';
+export type { AkKey, AkRef, CreateAkOptions, StoredAk } from './ak';
+export { EK_ALGS, AK_ALGS, ekProfile, ekTemplate, akTemplate } from './templates';
+export type { EkAlg, AkAlg, EkProfile } from './templates';
+
+// attestation: quotes and the registrar's credential challenge
+export { quote } from './quote';
+export type { QuoteOptions, QuoteResult } from './quote';
+export { activateCredential } from './credential';
+export type { ActivateCredentialOptions } from './credential';
+
 // the command layer, for composing operations not covered by the helpers
 export { execute, marshalCommand, unmarshalResponse, passwordAuth, policyAuth } from './command';
 export type { TpmCommand, ResponseCodec, Authorization } from './command';

@@ -20,6 +20,8 @@ export interface SwtpmInstance {
   /** `swtpm:host=127.0.0.1,port=P`, for our Tpm and for tpm2-tools' `-T`. */
   readonly tcti: string;
   readonly dir: string;
+  /** Kills swtpm and starts it again on the same state and ports (a TPM reset). */
+  restart(): Promise<void>;
   /** Kills swtpm and removes its state; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -40,26 +42,8 @@ export async function startSwtpm(options: StartSwtpmOptions = {}): Promise<Swtpm
     await setupState(dir, state, options);
     const host = '127.0.0.1';
     const port = await freePortPair(host);
-    child = spawn(
-      'swtpm',
-      [
-        'socket',
-        '--tpm2',
-        '--server',
-        `type=tcp,port=${port},bindaddr=${host}`,
-        '--ctrl',
-        `type=tcp,port=${port + 1},bindaddr=${host}`,
-        '--tpmstate',
-        `dir=${state}`,
-        '--flags',
-        'not-need-init,startup-clear',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const proc = child;
-    let stderr = '';
-    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitForPort(host, port, proc, () => stderr);
+    let proc = await launch(host, port, state);
+    child = proc;
     let stopped = false;
     return {
       host,
@@ -67,6 +51,10 @@ export async function startSwtpm(options: StartSwtpmOptions = {}): Promise<Swtpm
       ctrlPort: port + 1,
       tcti: `swtpm:host=${host},port=${port}`,
       dir,
+      async restart() {
+        await kill(proc);
+        proc = await launch(host, port, state);
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -79,6 +67,34 @@ export async function startSwtpm(options: StartSwtpmOptions = {}): Promise<Swtpm
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+async function launch(host: string, port: number, state: string): Promise<ChildProcess> {
+  const proc = spawn(
+    'swtpm',
+    [
+      'socket',
+      '--tpm2',
+      '--server',
+      `type=tcp,port=${port},bindaddr=${host}`,
+      '--ctrl',
+      `type=tcp,port=${port + 1},bindaddr=${host}`,
+      '--tpmstate',
+      `dir=${state}`,
+      '--flags',
+      'not-need-init,startup-clear',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    await waitForPort(host, port, proc, () => stderr);
+  } catch (e) {
+    await kill(proc);
+    throw e;
+  }
+  return proc;
 }
 
 async function setupState(dir: string, state: string, options: StartSwtpmOptions): Promise<void> {
@@ -167,13 +183,20 @@ function kill(proc: ChildProcess): Promise<void> {
   });
 }
 
-/** Runs a tpm2-tools command against `tpm` (via `-T`, so no environment is needed). */
+// Tools that never talk to a TPM and refuse a TCTI option.
+const OFFLINE_TOOLS = new Set(['checkquote', 'print']);
+
+/**
+ * Runs a tpm2-tools command against `tpm` via `-T` (no environment needed); args that bring
+ * their own `-T` (e.g. `-T none` for a software makecredential) keep it.
+ */
 export async function tpm2(
   tpm: SwtpmInstance,
   tool: string,
   args: readonly string[],
 ): Promise<string> {
-  const { stdout } = await run(`tpm2_${tool}`, ['-T', tpm.tcti, ...args], {
+  const tcti = OFFLINE_TOOLS.has(tool) || args.includes('-T') ? [] : ['-T', tpm.tcti];
+  const { stdout } = await run(`tpm2_${tool}`, [...tcti, ...args], {
     cwd: tpm.dir,
     timeout: 30_000,
   });
