@@ -1,0 +1,152 @@
+/**
+ * @module processes: starts the built role files as real processes on free ports with a
+ * throw-away KEYLIME_DIR, and talks to them over HTTP(S) only — e2e never imports app code.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+
+/** Built entry points (design.md, "Entry points"). */
+export const BUILT = {
+  registrar: path.join(REPO_ROOT, 'dist/apps/registrar/main.js'),
+  verifier: path.join(REPO_ROOT, 'dist/apps/verifier/main.js'),
+  agent: path.join(REPO_ROOT, 'dist/apps/agent/main.js'),
+  tenant: path.join(REPO_ROOT, 'dist/apps/tenant/main.js'),
+  policy: path.join(REPO_ROOT, 'dist/apps/tenant/policy.js'),
+  ca: path.join(REPO_ROOT, 'dist/apps/tenant/ca.js'),
+} as const;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A temporary KEYLIME_DIR with empty config files, so the host's /etc/keylime never leaks in. */
+export interface Workspace {
+  readonly dir: string;
+  readonly env: Readonly<Record<string, string>>;
+  remove(): void;
+}
+
+export function createWorkspace(): Workspace {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-e2e-'));
+  const env: Record<string, string> = { KEYLIME_DIR: dir };
+  for (const c of ['verifier', 'registrar', 'tenant', 'ca', 'logging']) {
+    const file = path.join(dir, `${c}.conf`);
+    fs.writeFileSync(file, `[${c}]\n`);
+    env[`KEYLIME_${c.toUpperCase()}_CONFIG`] = file;
+  }
+  return { dir, env, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Service {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function startBuilt(
+  name: string,
+  file: string,
+  ws: Workspace,
+  env: Record<string, string>,
+): Service {
+  let out = '';
+  const child = spawn(process.execPath, [file], {
+    cwd: ws.dir,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...ws.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  return {
+    name,
+    child,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+export function request(
+  url: string,
+  options: https.RequestOptions & { body?: string } = {},
+): Promise<Reply> {
+  const { body, ...rest } = options;
+  return new Promise((resolve, reject) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.request(url, { agent: false, timeout: 5000, ...rest }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** TLS options of the tenant's client identity from the verifier-generated cv_ca. */
+export function clientTls(ws: Workspace): https.RequestOptions {
+  const ca = path.join(ws.dir, 'cv_ca');
+  return {
+    ca: fs.readFileSync(path.join(ca, 'cacert.crt')),
+    cert: fs.readFileSync(path.join(ca, 'client-cert.crt')),
+    key: fs.readFileSync(path.join(ca, 'client-private.pem')),
+    servername: 'localhost',
+  };
+}
+
+/** Polls until `probe` answers 200 or the service exits or time runs out. */
+export async function waitUntilAnswering(
+  service: Service,
+  probe: () => Promise<Reply>,
+  timeoutMs = 30_000,
+): Promise<Reply> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (service.child.exitCode !== null) {
+      throw new Error(
+        `${service.name} exited with ${service.child.exitCode}:\n${service.output()}`,
+      );
+    }
+    try {
+      const r = await probe();
+      if (r.status === 200) return r;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${service.name} did not answer in time:\n${service.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  BUILT,
+  clientTls,
+  createWorkspace,
+  freePort,
+  request,
+  startBuilt,
+  waitUntilAnswering,
+} from './processes';
+import type { Service, Workspace } from './processes';
+
+describe('built services start from upstream config and answer /version', () => {
+  let ws: Workspace;
+  const services: Service[] = [];
+
+  beforeAll(() => {
+    ws = createWorkspace();
+  });
+  afterAll(async () => {
+    await Promise.all(services.map((s) => s.stop()));
+    ws.remove();
+  });
+
+  it('verifier: generates cv_ca, answers over mTLS, refuses a client without certificate', async () => {
+    const port = await freePort();
+    const verifier = startBuilt('verifier', BUILT.verifier, ws, {
+      KEYLIME_VERIFIER_PORT: String(port),
+    });
+    services.push(verifier);
+    const url = `https://127.0.0.1:${port}/version`;
+    await waitUntilAnswering(verifier, () => request(url, clientTls(ws)));
+    expect(fs.existsSync(path.join(ws.dir, 'cv_ca', 'cacert.crt'))).toBe(true);
+    const r = await request(url, clientTls(ws));
+    expect(JSON.parse(r.body)).toMatchObject({
+      code: 200,
+      status: 'Success',
+      results: { current_version: '2.6' },
+    });
+    const anonymous = await request(`https://127.0.0.1:${port}/v2.6/agents/`, {
+      ca: clientTls(ws).ca,
+      servername: 'localhost',
+    });
+    expect([403, 404]).toContain(anonymous.status);
+    expect(verifier.output()).toContain('Starting Cloud Verifier');
+  }, 60_000);
+
+  it('a broken option stops the verifier with one line and exit code 2', async () => {
+    const verifier = startBuilt('verifier-bad', BUILT.verifier, ws, {
+      KEYLIME_VERIFIER_QUOTE_INTERVAL: 'soon',
+    });
+    const code = await new Promise<number | null>((resolve) =>
+      verifier.child.once('exit', resolve),
+    );
+    expect(code).toBe(2);
+    const lines = verifier.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/KEYLIME_VERIFIER_QUOTE_INTERVAL.*quote_interval/);
+  }, 30_000);
+});
