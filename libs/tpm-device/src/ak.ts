@@ -4,13 +4,14 @@
  * re-created EK for each operation. That survives agent restarts and TPM resets, and leaves
  * nothing loaded and no persistent handle used.
  */
-import { bytesEqual, fromBase64, toBase64 } from '@keylime/core';
+import { bytesEqual, fromBase64, toBase64, toHex } from '@keylime/core';
 import { TpmAlg, decodeTpm2bPublic, encodeTpmtPublic, hashAlgName } from '@keylime/tpm';
 import type { TpmAlgId, TpmtPublic } from '@keylime/tpm';
-import { create, load } from './commands/object';
+import { contextLoad, contextSave, create, load } from './commands/object';
 import type { EkKey } from './ek';
 import { loadEkIn, withEkAuth } from './ek';
 import { TpmDeviceError, TpmDeviceErrorCode } from './errors';
+import { TpmResponseError } from './response-code';
 import type { AkAlg } from './templates';
 import { AK_ALGS, akTemplate } from './templates';
 import type { Tpm, TpmOperation } from './tpm';
@@ -87,12 +88,32 @@ export async function loadAkUnder(
   return handle;
 }
 
-/** Loads the AK under its EK inside an operation, flushes the EK, and returns the AK's handle. */
-export async function loadAkIn(op: TpmOperation, ref: AkRef): Promise<number> {
+/**
+ * Loads the AK inside an operation and returns its (tracked) handle: from the context saved the
+ * last time when it still loads, else under a re-created EK (then the EK is flushed at once and
+ * the AK's context saved for next time).
+ */
+export async function loadAkIn(
+  op: TpmOperation,
+  ref: AkRef,
+  useSavedContext = true,
+): Promise<number> {
+  const key = `ak:${toHex(ref.ek.name)}:${toHex(ref.ak.name)}`;
+  const saved = useSavedContext ? op.tpm.savedContext(key) : undefined;
+  if (saved !== undefined) {
+    try {
+      return op.track(await op.execute(contextLoad(saved)));
+    } catch (e) {
+      // After a TPM reset (or on another TPM) a saved context is refused: take the long way.
+      if (!(e instanceof TpmResponseError)) throw e;
+      op.tpm.rememberContext(key, undefined);
+    }
+  }
   const ekHandle = await loadEkIn(op, ref.ek);
   const handle = await loadAkUnder(op, ekHandle, ref);
   // Free the EK's object slot early; a loaded AK no longer needs its parent.
   if (ref.ek.persistentHandle === undefined) await op.flush(ekHandle);
+  op.tpm.rememberContext(key, await op.execute(contextSave(handle)));
   return handle;
 }
 
@@ -102,7 +123,7 @@ export async function loadAkIn(op: TpmOperation, ref: AkRef): Promise<number> {
  */
 export function loadAk(tpm: Tpm, ref: AkRef): Promise<Uint8Array> {
   return tpm.run(async (op) => {
-    await loadAkIn(op, ref);
+    await loadAkIn(op, ref, false);
     return ref.ak.name;
   });
 }

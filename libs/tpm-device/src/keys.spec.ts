@@ -293,13 +293,32 @@ describe('EK, AK, quote and credential activation on swtpm', () => {
     }
   });
 
+  it('quotes from the saved AK context on later requests: no EK re-creation', async () => {
+    const ref = { ek: ekRsa, ak: akRsa };
+    const pcrs = [{ hashAlg: TpmAlg.Sha256, pcrs: [16] }];
+    await quote(tpm, { ...ref, nonce: new Uint8Array([1]), pcrs });
+    const codes: number[] = [];
+    const send = tpm.transport.send.bind(tpm.transport);
+    const spy = jest.spyOn(tpm.transport, 'send').mockImplementation((cmd: Uint8Array) => {
+      codes.push(Buffer.from(cmd).readUInt32BE(6));
+      return send(cmd);
+    });
+    try {
+      await quote(tpm, { ...ref, nonce: new Uint8Array([2]), pcrs });
+    } finally {
+      spy.mockRestore();
+    }
+    // ContextLoad, PCR_Read, Quote, FlushContext.
+    expect(codes).toEqual([0x161, 0x17e, 0x158, 0x165]);
+  });
+
   it('keeps a stored AK usable across a TPM reset', async () => {
     const restored = parseAk(serializeAk(akRsa));
     expect(
       bytesEqual(restored.public, akRsa.public) && bytesEqual(restored.private, akRsa.private),
     ).toBe(true);
     await sw.restart();
-    expect(toHex(await loadAk(tpm, { ek: ekRsa, ak: restored }))).toBe(toHex(akRsa.name));
+    // The saved context from before the reset is refused; quote falls back to loading under the EK.
     const q = await quote(tpm, {
       ek: ekRsa,
       ak: restored,
@@ -307,5 +326,6 @@ describe('EK, AK, quote and credential activation on swtpm', () => {
       pcrs: [{ hashAlg: TpmAlg.Sha256, pcrs: [16] }],
     });
     expect(verifyWithNode(restored, q.attest, q.signature)).toBe(true);
+    expect(toHex(await loadAk(tpm, { ek: ekRsa, ak: restored }))).toBe(toHex(akRsa.name));
   });
 });

@@ -7,6 +7,7 @@ import { execute } from './command';
 import type { TpmCommand } from './command';
 import { flushContext } from './commands/object';
 import { TpmDeviceError, TpmDeviceErrorCode } from './errors';
+import type { TpmsContext } from './structures';
 import type { TctiConfig } from './tcti';
 import { openTransport } from './transport/open-transport';
 import type { TpmTransport, TransportOptions } from './transport/transport';
@@ -15,8 +16,25 @@ import { SerialQueue } from './transport/transport';
 /** A TPM reached through one transport; operations on it never overlap. */
 export class Tpm {
   private readonly operations = new SerialQueue();
+  /**
+   * Saved contexts of objects we loaded before (by Name). They live off the TPM, so nothing stays
+   * loaded, yet ContextLoad is much cheaper than re-creating an RSA EK (~50 ms on swtpm). After a
+   * TPM reset they no longer load, and callers fall back to the full path.
+   */
+  private readonly savedContexts = new Map<string, TpmsContext>();
 
   constructor(readonly transport: TpmTransport) {}
+
+  /** The saved context remembered under `key`, if any. */
+  savedContext(key: string): TpmsContext | undefined {
+    return this.savedContexts.get(key);
+  }
+
+  /** Remembers (or, with undefined, forgets) a saved context. */
+  rememberContext(key: string, context: TpmsContext | undefined): void {
+    if (context === undefined) this.savedContexts.delete(key);
+    else this.savedContexts.set(key, context);
+  }
 
   /** A Tpm for a TCTI string or config; nothing is opened until the first operation. */
   static open(tcti: TctiConfig | string, options: TransportOptions = {}): Tpm {
@@ -29,7 +47,7 @@ export class Tpm {
    */
   run<T>(work: (op: TpmOperation) => Promise<T>): Promise<T> {
     return this.operations.run(async () => {
-      const op = new TpmOperation(this.transport);
+      const op = new TpmOperation(this, this.transport);
       let result: T;
       try {
         result = await work(op);
@@ -52,7 +70,11 @@ export class Tpm {
 export class TpmOperation {
   private readonly loaded: number[] = [];
 
-  constructor(private readonly transport: TpmTransport) {}
+  constructor(
+    /** The Tpm this operation runs on (for its context cache). */
+    readonly tpm: Tpm,
+    private readonly transport: TpmTransport,
+  ) {}
 
   /** Sends one command and decodes its response. */
   execute<R>(cmd: TpmCommand<R>): Promise<R> {
