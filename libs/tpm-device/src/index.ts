@@ -59,4 +59,33 @@ export { startup, getRandom, getCapability } from './commands/basic';
 export type { CapabilityData, GetCapabilityResponse } from './commands/basic';
 export { pcrRead, pcrExtend, pcrReset } from './commands/pcr';
 export type { PcrReadResponse } from './commands/pcr';
-export { TpmAlg, TpmCap, TpmCc, TpmPt, TpmRh, TpmSe, TpmSu } from './constants';
+export {
+  createPrimary,
+  create,
+  load,
+  readPublic,
+  flushContext,
+  contextSave,
+  contextLoad,
+  evictControl,
+} from './commands/object';
+export type {
+  CreatePrimaryResponse,
+  CreateResponse,
+  LoadResponse,
+  ReadPublicResponse,
+} from './commands/object';
+export { startAuthSession, policySecret, policyOr } from './commands/session';
+export type { StartAuthSessionResponse } from './commands/session';
+export { nvReadPublic, nvRead, TpmaNv } from './commands/nv';
+export type { NvPublic, NvReadPublicResponse } from './commands/nv';
+export {
+  quote as quoteCommand,
+  activateCredential as activateCredentialCommand,
+} from './commands/attest';
+export type { QuoteResponse } from './commands/attest';
+export { loadEkIn, withEkAuth } from './ek';
+export { loadAkIn, loadAkUnder } from './ak';
+export { readPcrsIn } from './pcrs';
+// Numbers only this layer needs; TPM_ALG/TPM_CC/TPM_RH values come from @keylime/tpm.
+export { TpmCap, TpmPt, TpmSe, TpmSu } from './constants';

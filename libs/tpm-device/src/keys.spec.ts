@@ -21,10 +21,17 @@ import {
   tpmaObjectToWord,
 } from '@keylime/tpm';
 import type { AkKey } from './ak';
-import { createAk, loadAk, parseAk, serializeAk } from './ak';
-import { listLoadedHandles } from './capabilities';
+import { createAk, loadAk, loadAkIn, parseAk, serializeAk } from './ak';
+import { listHandles, listLoadedHandles } from './capabilities';
 import { policyAuth } from './command';
-import { create, createPrimary } from './commands/object';
+import {
+  contextLoad,
+  contextSave,
+  create,
+  createPrimary,
+  evictControl,
+  readPublic,
+} from './commands/object';
 import { policySecret, startAuthSession } from './commands/session';
 import { TpmRh, TpmSe } from './constants';
 import { activateCredential } from './credential';
@@ -310,6 +317,22 @@ describe('EK, AK, quote and credential activation on swtpm', () => {
     }
     // ContextLoad, PCR_Read, Quote, FlushContext.
     expect(codes).toEqual([0x161, 0x17e, 0x158, 0x165]);
+  });
+
+  it('saves and reloads an AK context, and makes it persistent and evicts it again', async () => {
+    const persistent = 0x81000123;
+    await tpm.run(async (op) => {
+      const handle = await loadAkIn(op, { ek: ekRsa, ak: akRsa }, false);
+      const saved = await op.execute(contextSave(handle));
+      await op.flush(handle);
+      const again = op.track(await op.execute(contextLoad(saved)));
+      expect(toHex((await op.execute(readPublic(again))).name)).toBe(toHex(akRsa.name));
+      await op.execute(evictControl(again, persistent));
+    });
+    const { name } = await tpm.run((op) => op.execute(readPublic(persistent)));
+    expect(toHex(name)).toBe(toHex(akRsa.name));
+    await tpm.run((op) => op.execute(evictControl(persistent, persistent)));
+    expect(await listHandles(tpm, 0x81000000)).not.toContain(persistent);
   });
 
   it('keeps a stored AK usable across a TPM reset', async () => {

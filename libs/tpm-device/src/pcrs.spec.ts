@@ -13,6 +13,7 @@ import { TpmResponseError } from './response-code';
 import type { SwtpmInstance } from './testing/swtpm';
 import { startSwtpm, tpm2 } from './testing/swtpm';
 import { Tpm } from './tpm';
+import { DeviceTransport } from './transport/device-transport';
 import { SwtpmTransport } from './transport/swtpm-transport';
 
 /** Parses `tpm2_pcrread` output into bank name → PCR → hex. */
@@ -163,6 +164,14 @@ describe('transport failures', () => {
     const t = new SwtpmTransport({ kind: 'swtpm', host: '127.0.0.1', port }, { timeoutMs: 200 });
     const e = await execute(t, getRandom(8)).catch((x: unknown) => x);
     expect(hasErrorCode(e, TpmDeviceErrorCode.Timeout)).toBe(true);
+    await t.close();
+  });
+
+  it('reports a missing TPM device as an I/O error naming the path', async () => {
+    const t = new DeviceTransport({ kind: 'device', path: '/nonexistent/tpmrm9' });
+    const e = await execute(t, getRandom(8)).catch((x: unknown) => x);
+    expect(hasErrorCode(e, TpmDeviceErrorCode.Io)).toBe(true);
+    expect((e as Error).message).toMatch(/^cannot open \/nonexistent\/tpmrm9: ENOENT/);
     await t.close();
   });
 
