@@ -34,6 +34,8 @@ async function main(): Promise<void> {
   logger.info(
     `Other supported API versions: ${SERVER_SUPPORTED_VERSIONS.filter((v) => v !== SERVER_CURRENT_VERSION).join(', ')}`,
   );
+  // Upstream still lists 1.0 as deprecated; the registrar serves no v1 routes.
+  logger.info('Deprecated API versions (soon to be removed): 1.0');
 
   let running;
   try {

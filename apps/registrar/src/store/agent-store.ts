@@ -40,7 +40,7 @@ function isUniqueViolation(e: unknown): boolean {
   const driverError: unknown = (e as { driverError?: unknown }).driverError;
   const code =
     typeof driverError === 'object' && driverError !== null && 'code' in driverError
-      ? String((driverError).code)
+      ? String(driverError.code)
       : '';
   // PostgreSQL unique_violation; better-sqlite3 constraint codes.
   return code === '23505' || code.startsWith('SQLITE_CONSTRAINT');
