@@ -147,6 +147,11 @@ export default tseslint.config(
     },
   },
   {
+    // Benchmarks and dev scripts measure internals on purpose; they are never shipped.
+    files: ['tools/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off', 'no-console': 'off' },
+  },
+  {
     files: ['libs/config/src/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
