@@ -13,12 +13,12 @@ export const ImaTemplate = {
 } as const;
 export type ImaTemplate = (typeof ImaTemplate)[keyof typeof ImaTemplate];
 
-/** One parsed measurement. */
-export interface ImaEntry {
+/** What the fast path parses; column 2 stays text and is checked against the computed hash. */
+export interface RawImaEntry {
   /** Column 1 verbatim (checked against "10" during validation, not parsing). */
   readonly pcr: string;
-  /** Column 2: the template hash as printed by the kernel (log hash algorithm). */
-  readonly templateHash: Buffer;
+  /** Column 2 verbatim: the template hash in hex as printed by the kernel (not yet validated). */
+  readonly templateHashHex: string;
   readonly template: ImaTemplate;
   /** `sha256`, …; `sha1`/`md5` for a bare digest; any text before ':' otherwise. */
   readonly digestAlg: string;
@@ -30,6 +30,12 @@ export interface ImaEntry {
   readonly signature: Buffer | undefined;
   /** `ima-buf` payload. */
   readonly buffer: Buffer | undefined;
+}
+
+/** One parsed measurement. */
+export interface ImaEntry extends Omit<RawImaEntry, 'templateHashHex'> {
+  /** Column 2: the template hash as printed by the kernel (log hash algorithm). */
+  readonly templateHash: Buffer;
 }
 
 /** A parsed entry plus a copy of its template data. */
@@ -46,7 +52,7 @@ const SHA1_LEN = 20;
 const MD5_LEN = 16;
 
 /** Result of the fast path: the entry, or the reason the line is not a valid entry. */
-export type LineParse = { readonly entry: ImaEntry } | { readonly error: string };
+export type LineParse = { readonly entry: RawImaEntry } | { readonly error: string };
 
 /**
  * Splits like Python `text.split(" ", maxsplit)`: single spaces, empty tokens kept, at most
@@ -71,21 +77,25 @@ export function splitSpaces(text: string, maxsplit: number): string[] {
  */
 export function parseLineInto(line: string, enc: TemplateEncoder): LineParse {
   enc.reset();
-  const tokens = splitSpaces(line, 3);
-  if (tokens.length !== 4) return { error: `expected 4 fields, got ${tokens.length}` };
-  const [pcr, hashHex, templateName, rest] = tokens as [string, string, string, string];
-  const templateHash = decodeHex(hashHex);
-  if (templateHash === undefined) return { error: 'template hash is not valid hex' };
+  // Python `split(" ", 3)` done with indexOf: no token arrays on the hot path.
+  const s1 = line.indexOf(' ');
+  const s2 = s1 < 0 ? -1 : line.indexOf(' ', s1 + 1);
+  const s3 = s2 < 0 ? -1 : line.indexOf(' ', s2 + 1);
+  if (s3 < 0) return { error: `expected 4 fields, got ${s1 < 0 ? 1 : s2 < 0 ? 2 : 3}` };
+  const pcr = line.slice(0, s1);
+  // Column 2 is validated lazily (isHex) by callers, only when it differs from the computed hash.
+  const templateHash = line.slice(s1 + 1, s2);
+  const templateName = line.slice(s2 + 1, s3);
   if (!TEMPLATES.has(templateName)) return { error: `no parser for template '${templateName}'` };
   const template = templateName as ImaTemplate;
-  const maxsplit = template === 'ima' || template === 'ima-ng' ? 1 : 2;
-  const fields = splitSpaces(rest, maxsplit);
-  if (fields.length !== maxsplit + 1) {
-    return { error: `template ${template} expects ${maxsplit + 1} fields, got ${fields.length}` };
-  }
-  const digestField = fields[0] as string;
-  const name = fields[1] as string;
-  const d = splitDigest(digestField);
+  const wanted = template === 'ima' || template === 'ima-ng' ? 2 : 3;
+  const d0 = s3 + 1;
+  const f1 = line.indexOf(' ', d0);
+  const f2 = f1 < 0 || wanted === 2 ? -1 : line.indexOf(' ', f1 + 1);
+  const got = f1 < 0 ? 1 : wanted === 2 ? 2 : f2 < 0 ? 2 : 3;
+  if (got !== wanted) return { error: `template ${template} expects ${wanted} fields, got ${got}` };
+  const name = wanted === 2 ? line.slice(f1 + 1) : line.slice(f1 + 1, f2);
+  const d = splitDigest(line, d0, f1);
   if (typeof d === 'string') return { error: d };
 
   if (template === 'ima') {
@@ -104,7 +114,7 @@ export function parseLineInto(line: string, enc: TemplateEncoder): LineParse {
   if (template === 'ima-ng') {
     return { entry: build(pcr, templateHash, template, d, name, undefined, undefined) };
   }
-  const third = fields[2] as string;
+  const third = line.slice(f2 + 1);
   if (template === 'ima-sig') {
     // An absent or malformed signature is encoded as an empty field (ast.py ImaSig.bytes).
     const signature = parseSignature(third);
@@ -112,7 +122,7 @@ export function parseLineInto(line: string, enc: TemplateEncoder): LineParse {
       enc.u32le(0);
     } else {
       enc.u32le(signature.length);
-      enc.hex(third);
+      enc.bytes(signature);
     }
     return { entry: build(pcr, templateHash, template, d, name, signature, undefined) };
   }
@@ -131,7 +141,10 @@ export function parseImaEntry(line: string): ParsedImaEntry | { readonly error: 
   const enc = new TemplateEncoder();
   const r = parseLineInto(line, enc);
   if ('error' in r) return r;
-  return { ...r.entry, templateData: Buffer.from(enc.data()) };
+  const { templateHashHex, ...rest } = r.entry;
+  const templateHash = decodeHex(templateHashHex);
+  if (templateHash === undefined) return { error: TEMPLATE_HASH_NOT_HEX };
+  return { ...rest, templateHash, templateData: Buffer.from(enc.data()) };
 }
 
 interface SplitDigest {
@@ -139,22 +152,26 @@ interface SplitDigest {
   readonly hex: string;
 }
 
-/** `<alg>:<hex>` or bare hex (20 bytes ⇒ sha1, 16 bytes ⇒ md5), as ast.py Digest. */
-function splitDigest(field: string): SplitDigest | string {
-  const colon = field.indexOf(':');
-  if (colon < 0) {
-    if (!isHex(field)) return 'digest is not valid hex';
-    const n = field.length >>> 1;
-    if (n === SHA1_LEN) return { alg: 'sha1', hex: field };
-    if (n === MD5_LEN) return { alg: 'md5', hex: field };
-    return 'digest without algorithm is neither md5 nor sha1';
+/** `<alg>:<hex>` or bare hex (20 bytes ⇒ sha1, 16 bytes ⇒ md5), as ast.py Digest; field = line[start, end). */
+function splitDigest(line: string, start: number, end: number): SplitDigest | string {
+  const c = line.indexOf(':', start);
+  if (c >= 0 && c < end) {
+    const c2 = line.indexOf(':', c + 1);
+    if (c2 >= 0 && c2 < end) return 'digest has more than one ":"';
+    const alg = line.slice(start, c);
+    // The kernel's algorithm names are ASCII; upstream mis-encodes anything else.
+    if (!PRINTABLE_ASCII.test(alg)) return 'digest algorithm name is not printable ASCII';
+    return { alg, hex: line.slice(c + 1, end) };
   }
-  if (field.indexOf(':', colon + 1) >= 0) return 'digest has more than one ":"';
-  const alg = field.slice(0, colon);
-  // The kernel's algorithm names are ASCII; upstream mis-encodes anything else.
-  if (!/^[\x21-\x7e]*$/.test(alg)) return 'digest algorithm name is not printable ASCII';
-  return { alg, hex: field.slice(colon + 1) };
+  const field = line.slice(start, end);
+  if (!isHex(field)) return 'digest is not valid hex';
+  const n = field.length >>> 1;
+  if (n === SHA1_LEN) return { alg: 'sha1', hex: field };
+  if (n === MD5_LEN) return { alg: 'md5', hex: field };
+  return 'digest without algorithm is neither md5 nor sha1';
 }
+
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 
 /** d-ng: u32le(len(alg) + 2 + len(digest)), alg, ':', NUL, digest. */
 function writeDigestNg(enc: TemplateEncoder, d: SplitDigest): string | undefined {
@@ -188,21 +205,25 @@ function parseSignature(hex: string): Buffer | undefined {
 
 function build(
   pcr: string,
-  templateHash: Buffer,
+  templateHashHex: string,
   template: ImaTemplate,
   d: SplitDigest,
   name: string,
   signature: Buffer | undefined,
   buffer: Buffer | undefined,
-): ImaEntry {
+): RawImaEntry {
   const digestHex = HAS_UPPER.test(d.hex) ? d.hex.toLowerCase() : d.hex;
-  return { pcr, templateHash, template, digestAlg: d.alg, digestHex, name, signature, buffer };
+  return { pcr, templateHashHex, template, digestAlg: d.alg, digestHex, name, signature, buffer };
 }
+
+/** Parser error reason for a column 2 that is not hex. */
+export const TEMPLATE_HASH_NOT_HEX = 'template hash is not valid hex';
 
 const HAS_UPPER = /[A-F]/;
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
-function isHex(text: string): boolean {
+/** True iff `text` is even-length hex (either case). */
+export function isHex(text: string): boolean {
   return HEX_RE.test(text);
 }
 

@@ -3,10 +3,11 @@
  * hash checks and policy evaluation (spec verifier.md §4.2, §4.3, §4.5; upstream
  * `_process_measurement_list` and the entry-number checks of `process_quote_response`).
  */
-import { parseLineInto } from './entry';
+import { isHex, parseLineInto, TEMPLATE_HASH_NOT_HEX } from './entry';
+import type { RawImaEntry } from './entry';
 import { EventCollector, ImaEventId, makeEvent } from './failure';
 import type { VerificationResult } from './failure';
-import { digest, digestSize, ffDigest, nodeHashName, hashWith, zeroDigest } from './hash-alg';
+import { digest, digestSize, ffDigest, hashLatin1, latin1ToHex, nodeHashName, zeroDigest } from './hash-alg';
 import type { HashAlg } from './hash-alg';
 import type { ImaKeyring } from './keys/keyring';
 import { withBootAggregates } from './policy/compile';
@@ -59,14 +60,8 @@ export interface ImaEvaluation {
 
 const MAX_LINE_IN_EVENT = 1024;
 
-function toBytes(v: Uint8Array | string): Buffer {
-  return typeof v === 'string' ? Buffer.from(v, 'hex') : Buffer.from(v);
-}
-
-function isAllZero(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
-}
+/** Reused across calls: evaluation is synchronous, so one scratch buffer serves every quote. */
+const sharedEncoder = new TemplateEncoder();
 
 function restart(state: ImaAttestState, bank: HashAlg, resetCount: number | undefined): VerificationResult<ImaEvaluation> {
   const next = { ...initialImaState(), resetCount: resetCount ?? state.resetCount };
@@ -106,7 +101,6 @@ export function evaluateImaList(state: ImaAttestState, input: ImaEvaluationInput
   const bankNode = nodeHashName(bank);
   const logSize = digestSize(logAlg);
   const sameAlg = logAlg === bank;
-  const ff = ffDigest(bank);
   const validator = new EntryValidator(
     policy,
     policy === undefined ? undefined : withBootAggregates(policy.digests.get('boot_aggregate'), input.bootAggregates ?? []),
@@ -115,20 +109,30 @@ export function evaluateImaList(state: ImaAttestState, input: ImaEvaluationInput
     st.learnedKeyrings,
   );
 
+  // The hot loop keeps hashes as latin1 strings (one char per byte): crypto.hash returns them
+  // without allocating Buffers, and comparing strings is cheap.
   const saved = st.pcr10[bank];
-  let running = saved === undefined ? zeroDigest(bank) : Buffer.from(saved, 'hex');
-  const quoted = input.quotedPcr10 === undefined ? undefined : toBytes(input.quotedPcr10);
+  let running = (saved === undefined ? zeroDigest(bank) : Buffer.from(saved, 'hex')).toString('latin1');
+  const quoted =
+    input.quotedPcr10 === undefined
+      ? undefined
+      : typeof input.quotedPcr10 === 'string'
+        ? Buffer.from(input.quotedPcr10, 'hex').toString('latin1')
+        : Buffer.from(input.quotedPcr10).toString('latin1');
   let found = quoted === undefined;
   let matchLine: number | undefined;
   let matchedPcr: string | undefined;
   let matchedNext = st.nextEntry;
-  if (quoted !== undefined && running.equals(quoted)) {
+  if (running === quoted) {
     found = true;
     matchLine = 0;
   }
 
-  const enc = new TemplateEncoder();
-  const extendBuf = Buffer.allocUnsafe(digestSize(bank) * 2);
+  const zeroHex = '00'.repeat(logSize);
+  const ff = ffDigest(bank).toString('latin1');
+  const bankSize = digestSize(bank);
+  const enc = sharedEncoder;
+  const extendBuf = Buffer.allocUnsafe(bankSize * 2);
   const text = input.measurementList;
   let logLength = 0;
   let pos = 0;
@@ -141,45 +145,49 @@ export function evaluateImaList(state: ImaAttestState, input: ImaEvaluationInput
     logLength++;
 
     const parsed = parseLineInto(line, enc);
-    if ('error' in parsed) {
+    let error = 'error' in parsed ? parsed.error : undefined;
+    let entry: RawImaEntry | undefined;
+    let logHashHex: string | undefined;
+    let value = ff;
+    if (!('error' in parsed)) {
+      entry = parsed.entry;
+      const col2 = entry.templateHashHex;
+      // §4.2 violation rule: an all-zero template hash stands for all-0xff, extended as such.
+      if (col2 !== zeroHex) {
+        const data = enc.data();
+        const logHash = hashLatin1(logNode, data);
+        logHashHex = latin1ToHex(logHash);
+        if (col2 !== logHashHex && !isHex(col2)) error = TEMPLATE_HASH_NOT_HEX;
+        value = sameAlg ? logHash : hashLatin1(bankNode, data);
+      }
+    }
+    if (error !== undefined || entry === undefined) {
       const shown = line.length > MAX_LINE_IN_EVENT ? `${line.slice(0, MAX_LINE_IN_EVENT)}…` : line;
       events.add(
         makeEvent(ImaEventId.ParserEntry, {
           message: `Line was not parsable into a valid IMA entry: ${shown}`,
           line: lineNum + 1,
           entry: input.startEntry + lineNum,
-          reason: parsed.error,
+          reason: error,
         }),
       );
       continue;
     }
-    const entry = parsed.entry;
-    const data = enc.data();
-    // §4.2 violation rule: an all-zero template hash stands for all-0xff, extended as such.
-    const violation = entry.templateHash.length === logSize && isAllZero(entry.templateHash);
-    let logHash: Buffer | undefined;
-    let value: Buffer;
-    if (violation) {
-      value = ff;
-    } else {
-      logHash = hashWith(logNode, data);
-      value = sameAlg ? logHash : hashWith(bankNode, data);
-    }
-    running.copy(extendBuf, 0);
-    value.copy(extendBuf, running.length);
-    running = hashWith(bankNode, extendBuf);
+    extendBuf.write(running, 0, 'latin1');
+    extendBuf.write(value, bankSize, 'latin1');
+    running = hashLatin1(bankNode, extendBuf);
 
     if (entry.pcr !== '10') {
       events.add(makeEvent(ImaEventId.ImaPcr, { message: 'IMA PCR is not the configured one', expected: '10', got: entry.pcr }));
     }
-    if (violation) {
+    if (logHashHex === undefined) {
       if (input.reportTomtou) events.add(makeEvent(ImaEventId.Tomtou, 'hash validation was skipped'));
-    } else if (!entry.templateHash.equals(logHash as Buffer)) {
+    } else if (entry.templateHashHex !== logHashHex && entry.templateHashHex.toLowerCase() !== logHashHex) {
       events.add(
         makeEvent(ImaEventId.ImaHash, {
           message: 'IMA template hash does not match the calculated hash.',
-          expected: entry.templateHash.toString('hex'),
-          got: (logHash as Buffer).toString('hex'),
+          expected: entry.templateHashHex,
+          got: logHashHex,
           line: lineNum + 1,
         }),
       );
@@ -188,24 +196,24 @@ export function evaluateImaList(state: ImaAttestState, input: ImaEvaluationInput
       if (ev !== undefined) events.add(ev);
     }
 
-    if (!found && running.equals(quoted as Buffer)) {
+    if (!found && running === quoted) {
       found = true;
       matchLine = lineNum + 1;
-      matchedPcr = running.toString('hex');
+      matchedPcr = latin1ToHex(running);
       matchedNext = st.nextEntry + lineNum + 1;
     }
   }
 
   let progress = st.quoteProgress;
   if (!found) {
-    events.add(makeEvent(ImaEventId.PcrMismatch, `IMA measurement list does not match TPM PCR ${(quoted as Buffer).toString('hex')}`));
+    events.add(makeEvent(ImaEventId.PcrMismatch, `IMA measurement list does not match TPM PCR ${latin1ToHex(quoted ?? '')}`));
   } else if (quoted !== undefined) {
     const check = checkQuoteProgress(st.quoteProgress, matchLine ?? 0, logLength);
     progress = check.progress;
     if (!check.ok) events.add(makeEvent(ImaEventId.QuoteProgress, 'PCR quote did not make progress to catch up with log'));
   }
 
-  const pcr10 = running.toString('hex');
+  const pcr10 = latin1ToHex(running);
   const failure = events.toFailure();
   if (failure !== undefined) {
     const reset = { ...initialImaState(), resetCount: input.resetCount ?? st.resetCount };

@@ -2,7 +2,7 @@
  * @module replay: policy-free PCR 10 replay of a measurement list in one or more banks (spec
  * verifier.md §4.2, §4.3), and the boot_aggregate helpers of §4.4.
  */
-import { parseLineInto } from './entry';
+import { isHex, parseLineInto, TEMPLATE_HASH_NOT_HEX } from './entry';
 import { digest, digestSize, ffDigest, hashWith, nodeHashName, zeroDigest } from './hash-alg';
 import type { HashAlg } from './hash-alg';
 import { TemplateEncoder } from './template-encoder';
@@ -45,8 +45,12 @@ export function replayMeasurementList(
       errors.push({ line: i + 1, reason: parsed.error });
       continue;
     }
-    const th = parsed.entry.templateHash;
-    const violation = th.length === logSize && th.every((b) => b === 0);
+    const th = parsed.entry.templateHashHex;
+    if (!isHex(th)) {
+      errors.push({ line: i + 1, reason: TEMPLATE_HASH_NOT_HEX });
+      continue;
+    }
+    const violation = th === '00'.repeat(logSize);
     for (const b of state) {
       const value = violation ? b.ff : hashWith(b.node, enc.data());
       b.pcr = hashWith(b.node, Buffer.concat([b.pcr, value]));

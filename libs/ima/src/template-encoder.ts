@@ -6,6 +6,14 @@
 
 const INITIAL_CAPACITY = 4096;
 
+/** ASCII code → hex digit value, -1 elsewhere. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VALUE[0x30 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[0x41 + i] = 10 + i;
+  HEX_VALUE[0x61 + i] = 10 + i;
+}
+
 export class TemplateEncoder {
   private buf: Buffer = Buffer.allocUnsafe(INITIAL_CAPACITY);
   private len = 0;
@@ -60,6 +68,12 @@ export class TemplateEncoder {
     this.len += count;
   }
 
+  bytes(data: Uint8Array): void {
+    this.ensure(data.length);
+    this.buf.set(data, this.len);
+    this.len += data.length;
+  }
+
   /** ASCII/UTF-8 text; returns the number of bytes written. */
   utf8(text: string): number {
     // A UTF-16 code unit needs at most 3 UTF-8 bytes.
@@ -77,11 +91,17 @@ export class TemplateEncoder {
     if ((hex.length & 1) !== 0) return -1;
     const want = hex.length >>> 1;
     this.ensure(want);
-    // Buffer#write stops at the first non-hex pair, so a short count means invalid input.
-    const n = want === 0 ? 0 : this.buf.write(hex, this.len, 'hex');
-    if (n !== want) return -1;
-    this.len += n;
-    return n;
+    // A table-driven loop beats Buffer#write(hex) for digest-sized inputs and validates as it goes.
+    const buf = this.buf;
+    const base = this.len;
+    for (let i = 0; i < want; i++) {
+      const hi = HEX_VALUE[hex.charCodeAt(2 * i)] ?? -1;
+      const lo = HEX_VALUE[hex.charCodeAt(2 * i + 1)] ?? -1;
+      if ((hi | lo) < 0) return -1;
+      buf[base + i] = (hi << 4) | lo;
+    }
+    this.len += want;
+    return want;
   }
 
   /** Copy of the bytes in [from, to). */

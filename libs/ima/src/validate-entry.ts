@@ -2,7 +2,7 @@
  * @module validate-entry: policy checks for one parsed entry, per template (spec verifier.md
  * §4.6; upstream `_validate_ima_ng`, `_validate_ima_sig`, `_validate_ima_buf`).
  */
-import type { ImaEntry } from './entry';
+import type { RawImaEntry } from './entry';
 import { ImaEventId, makeEvent } from './failure';
 import type { AttestationEvent } from './failure';
 import { loadImaPublicKey } from './keys/keyring';
@@ -32,7 +32,7 @@ export class EntryValidator {
     this.learned = learned;
   }
 
-  validate(entry: ImaEntry): AttestationEvent | undefined {
+  validate(entry: RawImaEntry): AttestationEvent | undefined {
     switch (entry.template) {
       case 'ima':
       case 'ima-ng':
@@ -74,7 +74,7 @@ export class EntryValidator {
     return out;
   }
 
-  private checkSig(entry: ImaEntry): AttestationEvent | undefined {
+  private checkSig(entry: RawImaEntry): AttestationEvent | undefined {
     if (this.useKeyrings && entry.signature !== undefined) {
       if (this.excluded(entry.name)) return undefined;
       const digest = Buffer.from(entry.digestHex, 'hex');
@@ -86,7 +86,7 @@ export class EntryValidator {
     return makeEvent(ImaEventId.InvalidSignature, `signature for file ${entry.name} could not be validated`);
   }
 
-  private checkBuf(entry: ImaEntry): AttestationEvent | undefined {
+  private checkBuf(entry: RawImaEntry): AttestationEvent | undefined {
     let key: ImaPublicKey | undefined;
     try {
       key = loadImaPublicKey(entry.buffer ?? Buffer.alloc(0));

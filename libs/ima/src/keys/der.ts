@@ -1,6 +1,5 @@
 /**
- * @module keys/der: the few DER walks IMA key handling needs (certificate Subject Key
- * Identifier, SubjectPublicKeyInfo key bits). Bounds-checked; returns undefined on bad input.
+ * @module keys/der: the DER walk IMA key handling needs (a certificate's Subject Key Identifier). Bounds-checked; returns undefined on bad input.
  */
 
 interface Tlv {
@@ -64,13 +63,4 @@ export function certificateSkid(der: Uint8Array): Uint8Array | undefined {
     return der.subarray(inner.start, inner.end);
   }
   return undefined;
-}
-
-/** Content of the subjectPublicKey BIT STRING of a DER SubjectPublicKeyInfo (unused-bits byte dropped). */
-export function spkiKeyBits(der: Uint8Array): Uint8Array | undefined {
-  const spki = readTlv(der, 0, der.length);
-  if (spki?.tag !== 0x30) return undefined;
-  const bits = children(der, spki)?.[1];
-  if (bits?.tag !== 0x03 || bits.end - bits.start < 1) return undefined;
-  return der.subarray(bits.start + 1, bits.end);
 }
