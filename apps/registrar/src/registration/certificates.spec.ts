@@ -6,6 +6,7 @@ import { createTestPki } from '@keylime/server/src/testing/openssl-pki';
 import { chainsToStore, derToPem, loadCaStore, parseCertificateField } from './certificates';
 
 const pki = createTestPki();
+afterAll(() => fs.rmSync(pki.dir, { recursive: true, force: true }));
 
 describe('certificate fields', () => {
   it('reads PEM, PEM bundles (leaf first) and base64 DER to the same DER', () => {

@@ -38,10 +38,20 @@ export interface TestRegistrar {
 }
 
 let sharedPki: TestPki | undefined;
+const createdDirs = new Set<string>();
+// Temporary directories of the importing test file go after its last test.
+afterAll(() => {
+  for (const d of createdDirs) fs.rmSync(d, { recursive: true, force: true });
+  createdDirs.clear();
+  sharedPki = undefined;
+});
 
 /** One openssl PKI per test file is enough (it takes ~100 ms to make). */
 export function testPki(): TestPki {
-  sharedPki ??= createTestPki();
+  if (!sharedPki) {
+    sharedPki = createTestPki();
+    createdDirs.add(sharedPki.dir);
+  }
   return sharedPki;
 }
 
@@ -50,6 +60,7 @@ export async function startTestRegistrar(
 ): Promise<TestRegistrar> {
   const pki = options.pki ?? testPki();
   const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'keylime-reg-'));
+  createdDirs.add(workDir);
   const cvCa = path.join(workDir, 'cv_ca');
   fs.mkdirSync(cvCa, { recursive: true });
   fs.writeFileSync(path.join(cvCa, 'cacert.crt'), pki.caCert);
