@@ -4,7 +4,13 @@
  */
 import { Writer, decodeAll } from '@keylime/core';
 import type { Reader } from '@keylime/core';
-import { MAX_DIGEST_SIZE, TPM_GENERATED_VALUE, TpmSt } from './constants';
+import {
+  MAX_DIGEST_SIZE,
+  NUM_PCR_BANKS,
+  PCR_SELECT_MAX,
+  TPM_GENERATED_VALUE,
+  TpmSt,
+} from './constants';
 import { TpmErrorCode } from './errors';
 import { readTpmlPcrSelection, writeTpmlPcrSelection } from './pcr-selection';
 import type { TpmlPcrSelection } from './pcr-selection';
@@ -129,4 +135,61 @@ export function encodeTpmsAttest(a: TpmsAttest): Uint8Array {
 /** Reads a TPM2B_ATTEST (as TPM2_Quote / TPM2_Certify return it), keeping the signed bytes. */
 export function readTpm2bAttest(r: Reader): Tpm2b<TpmsAttest> {
   return r.field('TPM2B_ATTEST', () => readSized(r, readTpmsAttest));
+}
+
+/**
+ * Fast path for the verifier: decodes a quote-type TPMS_ATTEST by offset arithmetic, accepting exactly
+ * what readTpmsAttest accepts for quotes (a property test checks this). Undefined means "let the strict
+ * decoder decide" — it then reports offset and field.
+ */
+export function scanQuoteAttest(b: Uint8Array): TpmsAttestQuote | undefined {
+  const len = b.length;
+  if (len < 6) return undefined;
+  const view = new DataView(b.buffer, b.byteOffset, len);
+  if (view.getUint32(0) !== TPM_GENERATED_VALUE || view.getUint16(4) !== TpmSt.AttestQuote)
+    return undefined;
+  let o = 6;
+  const sized = (max: number): Uint8Array | undefined => {
+    if (o + 2 > len) return undefined;
+    const n = view.getUint16(o);
+    if (n > max || o + 2 + n > len) return undefined;
+    const out = b.subarray(o + 2, o + 2 + n);
+    o += 2 + n;
+    return out;
+  };
+  const qualifiedSigner = sized(MAX_NAME_SIZE);
+  const extraData = qualifiedSigner && sized(MAX_NAME_SIZE);
+  if (qualifiedSigner === undefined || extraData === undefined || o + 29 > len) return undefined;
+  const safe = b[o + 16] as number;
+  if (safe > 1) return undefined;
+  const clockInfo: TpmsClockInfo = {
+    clock: view.getBigUint64(o),
+    resetCount: view.getUint32(o + 8),
+    restartCount: view.getUint32(o + 12),
+    safe: safe as 0 | 1,
+  };
+  const firmwareVersion = view.getBigUint64(o + 17);
+  o += 25;
+  if (o + 4 > len) return undefined;
+  const count = view.getUint32(o);
+  if (count > NUM_PCR_BANKS) return undefined;
+  o += 4;
+  const pcrSelect: { hash: number; pcrSelect: Uint8Array }[] = [];
+  for (let i = 0; i < count; i++) {
+    if (o + 3 > len) return undefined;
+    const size = b[o + 2] as number;
+    if (size > PCR_SELECT_MAX || o + 3 + size > len) return undefined;
+    pcrSelect.push({ hash: view.getUint16(o), pcrSelect: b.subarray(o + 3, o + 3 + size) });
+    o += 3 + size;
+  }
+  const pcrDigest = sized(MAX_DIGEST_SIZE);
+  if (pcrDigest === undefined || o !== len) return undefined;
+  return {
+    type: TpmSt.AttestQuote,
+    qualifiedSigner,
+    extraData,
+    clockInfo,
+    firmwareVersion,
+    attested: { pcrSelect, pcrDigest },
+  };
 }

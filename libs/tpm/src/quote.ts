@@ -3,11 +3,11 @@
  * under the AK, algorithms, nonce, PCR digest recomputed from the PCR blob, quoted = supplied PCRs,
  * then the clock and PCR 16 checks. Bad evidence yields a failed Verdict, never an exception.
  */
-import { createHash, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { hash as oneShotHash, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject, VerifyKeyObjectInput } from 'node:crypto';
 import { KeylimeError, isBase64 } from '@keylime/core';
 import type { HashAlg } from '@keylime/crypto';
-import { decodeTpmsAttest } from './attest';
+import { decodeTpmsAttest, scanQuoteAttest } from './attest';
 import type { TpmsAttestQuote, TpmsClockInfo } from './attest';
 import { TpmAlg, TpmSt } from './constants';
 import { TpmErrorCode, tpmError } from './errors';
@@ -16,6 +16,8 @@ import type { FailureEvent, Verdict } from './failure';
 import { hashAlgId, hashAlgName } from './hash';
 import { eccCurveInfo, tpmPublicToKeyObject } from './keys';
 import { decodePcrBlob, pcrBlobValues } from './pcr-blob';
+import type { PcrBlobValue } from './pcr-blob';
+import { scanPcrBlob } from './pcr-blob-scan';
 import { TPM_DATA_PCR, dataPcrValue } from './pcr';
 import type { TpmlPcrSelection } from './pcr-selection';
 import { decodeTpm2bPublic } from './public';
@@ -87,22 +89,34 @@ function quoteFailure(error: string): Verdict<never> {
   return failed(QuoteEventId.QuoteValidation, { message: 'Quote data validation', error }, false);
 }
 
-/** Bank → OR of the selected PCR bits; empty selections are dropped so only the set is compared. */
-function selectionSet(list: TpmlPcrSelection): Map<number, number> {
-  const out = new Map<number, number>();
+/** Index of `bank` among the even (bank) slots of a pairs array, or -1. */
+function findBank(pairs: readonly number[], bank: number): number {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === bank) return i;
+  return -1;
+}
+
+/** The selection as [bank, bitmap, …] pairs, empty bitmaps dropped, so only the set of PCRs is compared. */
+function selectionPairs(list: TpmlPcrSelection): number[] {
+  const out: number[] = [];
   for (const s of list) {
     let bits = 0;
     for (let i = 0; i < s.pcrSelect.length; i++) bits |= (s.pcrSelect[i] as number) << (8 * i);
-    if (bits !== 0) out.set(s.hash, ((out.get(s.hash) ?? 0) | bits) >>> 0);
+    if (bits === 0) continue;
+    const at = findBank(out, s.hash);
+    if (at >= 0) out[at + 1] = ((out[at + 1] as number) | bits) >>> 0;
+    else out.push(s.hash, bits >>> 0);
   }
   return out;
 }
 
 function sameSelection(a: TpmlPcrSelection, b: TpmlPcrSelection): boolean {
-  const x = selectionSet(a);
-  const y = selectionSet(b);
-  if (x.size !== y.size) return false;
-  for (const [k, v] of x) if (y.get(k) !== v >>> 0) return false;
+  const x = selectionPairs(a);
+  const y = selectionPairs(b);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i += 2) {
+    const at = findBank(y, x[i] as number);
+    if (at < 0 || y[at + 1] !== x[i + 1]) return false;
+  }
   return true;
 }
 
@@ -114,6 +128,15 @@ function nonceMatches(extraData: Uint8Array, nonce: string | Uint8Array): boolea
   if (typeof nonce !== 'string') return bytesEqualCt(extraData, nonce);
   if (bytesEqualCt(extraData, Buffer.from(nonce, 'utf8'))) return true;
   return isBase64(nonce) && bytesEqualCt(extraData, Buffer.from(nonce, 'base64'));
+}
+
+/** The strict decoder's verdict on a blob the fast scan refused: normally throws with offset and field. */
+function strictPcrBlob(bytes: Uint8Array): {
+  selections: TpmlPcrSelection;
+  values: PcrBlobValue[];
+} {
+  const blob = decodePcrBlob(bytes);
+  return { selections: blob.selections, values: pcrBlobValues(blob) };
 }
 
 function checkQuote(parts: QuoteParts, ex: QuoteExpectations): Verdict<VerifiedQuote> {
@@ -148,31 +171,37 @@ function checkQuote(parts: QuoteParts, ex: QuoteExpectations): Verdict<VerifiedQ
   }
   if (!valid) return quoteFailure('signature verification failed');
 
-  const attest = decodeTpmsAttest(parts.attest);
+  const attest = scanQuoteAttest(parts.attest) ?? decodeTpmsAttest(parts.attest);
   if (attest.type !== TpmSt.AttestQuote) return quoteFailure('attestation is not a quote');
   if (!nonceMatches(attest.extraData, ex.nonce)) {
     return quoteFailure('The nonce from the attestation differs from the expected nonce');
   }
-  const blob = decodePcrBlob(parts.pcrBlob);
+  const blob = scanPcrBlob(parts.pcrBlob) ?? strictPcrBlob(parts.pcrBlob);
   if (!sameSelection(attest.attested.pcrSelect, blob.selections)) {
     return quoteFailure('PCRs in the PCR blob differ from the PCRs the quote selected');
   }
-  const values = pcrBlobValues(blob);
-  const h = createHash(hashName);
-  const bank = hashAlgId(hashName);
-  const pcrs = new Map<number, string>();
+  // One copy and one hash call: cheaper than an update per PCR (the verifier's hot path).
+  const values = blob.values;
+  let total = 0;
+  for (const v of values) total += v.value.length;
+  const all = Buffer.allocUnsafe(total);
+  let at = 0;
   for (const v of values) {
-    h.update(v.value);
-    if (v.hash === bank)
-      pcrs.set(
-        v.pcr,
-        Buffer.from(v.value.buffer, v.value.byteOffset, v.value.length).toString('hex'),
-      );
+    all.set(v.value, at);
+    at += v.value.length;
   }
-  if (!bytesEqualCt(h.digest(), attest.attested.pcrDigest)) {
+  if (!bytesEqualCt(oneShotHash(hashName, all, 'buffer'), attest.attested.pcrDigest)) {
     return quoteFailure(
       'The digest used for quoting is different than the one that was calculated',
     );
+  }
+  const hexAll = all.toString('hex');
+  const bank = hashAlgId(hashName);
+  const pcrs = new Map<number, string>();
+  at = 0;
+  for (const v of values) {
+    if (v.hash === bank) pcrs.set(v.pcr, hexAll.slice(at * 2, (at + v.value.length) * 2));
+    at += v.value.length;
   }
   return {
     ok: true,
