@@ -4,8 +4,8 @@
 # Idempotent: packages already present are left alone. apt-get on Debian/Ubuntu, dnf on Fedora.
 set -euo pipefail
 
-APT_PACKAGES=(swtpm swtpm-tools tpm2-tools postgresql openssl)
-DNF_PACKAGES=(swtpm swtpm-tools tpm2-tools postgresql-server openssl)
+APT_PACKAGES=(swtpm swtpm-tools tpm2-tools postgresql openssl rpm createrepo-c dnf busybox-static dpkg-dev shellcheck)
+DNF_PACKAGES=(swtpm swtpm-tools tpm2-tools postgresql-server openssl rpm-build createrepo_c dnf busybox dpkg-dev ShellCheck)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-system.sh: must run as root to install system packages (try: sudo $0)" >&2
