@@ -15,9 +15,22 @@ export function readText(path: string, what: string): string {
   }
 }
 
+let pipeGuard = false;
+
+/** A closed pipe (`| head`) ends the command with exit code 1 and no trace, as upstream does. */
+function guardStdout(): void {
+  if (pipeGuard) return;
+  pipeGuard = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exitCode = 1;
+  });
+}
+
 /** Writes to a file, or to stdout for upstream's default `/dev/stdout`. */
 export function writeOutput(path: string, text: string): void {
   if (path === '/dev/stdout' || path === '-') {
+    guardStdout();
     process.stdout.write(text);
     return;
   }
