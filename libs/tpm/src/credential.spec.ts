@@ -1,3 +1,4 @@
+/** @module credential.spec: MakeCredential known-answer vectors (upstream RSA/ECC) and the credential blob codec. */
 import { createPrivateKey } from 'node:crypto';
 import { DecodeError } from '@keylime/core';
 import { dataFile, expectEveryTruncationFails, hex, toHexStr, upstream } from '../tests/fixtures';

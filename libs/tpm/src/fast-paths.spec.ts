@@ -1,3 +1,4 @@
+/** @module fast-paths.spec: property tests proving the hot-path decoders accept exactly what the strict ones accept. */
 import { isBase64 } from '@keylime/core';
 import fc from 'fast-check';
 import { decodeTpmsAttest, encodeTpmsAttest, scanQuoteAttest } from './attest';

@@ -1,3 +1,4 @@
+/** @module public.spec: TPM2B_PUBLIC codec, Names and key conversion against upstream vectors and tpm2-tools files. */
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { DecodeError, Reader } from '@keylime/core';
 import fc from 'fast-check';

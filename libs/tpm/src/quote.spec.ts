@@ -1,3 +1,4 @@
+/** @module quote.spec: quote verification, clock and PCR 16 checks, PCR replay, against upstream vectors and software quotes. */
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { dataFile, hex, specVectors, textFile, toHexStr, upstream } from '../tests/fixtures';

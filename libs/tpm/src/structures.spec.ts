@@ -1,3 +1,4 @@
+/** @module structures.spec: TPMS_ATTEST, TPMT_SIGNATURE, PCR selections, the PCR blob and the quote string codecs. */
 import { DecodeError, Reader } from '@keylime/core';
 import fc from 'fast-check';
 import {

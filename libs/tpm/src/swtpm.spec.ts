@@ -1,5 +1,5 @@
 /**
- * Cross-checks against a real TPM: swtpm on free ports in a fresh state dir, driven by tpm2-tools
+ * @module swtpm.spec: cross-checks against a real TPM: swtpm on free ports in a fresh state dir, driven by tpm2-tools
  * (guide/toolchain.md §8). Quotes made by tpm2_quote must verify with our code; credentials made by our
  * MakeCredential must be recovered by tpm2_activatecredential, for RSA and ECC.
  */
