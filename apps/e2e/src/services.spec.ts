@@ -46,6 +46,29 @@ describe('built services start from upstream config and answer /version', () => 
     expect(verifier.output()).toContain('Starting Cloud Verifier');
   }, 60_000);
 
+  it('registrar: reuses cv_ca, answers agents over HTTP and the tenant over mTLS', async () => {
+    const port = await freePort();
+    const tlsPort = await freePort();
+    const registrar = startBuilt('registrar', BUILT.registrar, ws, {
+      KEYLIME_REGISTRAR_PORT: String(port),
+      KEYLIME_REGISTRAR_TLS_PORT: String(tlsPort),
+    });
+    services.push(registrar);
+    const plain = await waitUntilAnswering(registrar, () =>
+      request(`http://127.0.0.1:${port}/version`),
+    );
+    expect(JSON.parse(plain.body).results.current_version).toBe('2.6');
+    const secure = await request(`https://127.0.0.1:${tlsPort}/version`, clientTls(ws));
+    expect(secure.status).toBe(200);
+    const list = await request(`https://127.0.0.1:${tlsPort}/v2.6/agents/`, clientTls(ws));
+    expect(JSON.parse(list.body)).toEqual({ code: 200, status: 'Success', results: { uuids: [] } });
+    const anonymous = await request(`https://127.0.0.1:${tlsPort}/v2.6/agents/`, {
+      ca: clientTls(ws).ca,
+      servername: 'localhost',
+    });
+    expect(anonymous.status).toBe(403);
+  }, 60_000);
+
   it('a broken option stops the verifier with one line and exit code 2', async () => {
     const verifier = startBuilt('verifier-bad', BUILT.verifier, ws, {
       KEYLIME_VERIFIER_QUOTE_INTERVAL: 'soon',
