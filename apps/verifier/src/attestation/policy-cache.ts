@@ -1,0 +1,56 @@
+/**
+ * @module policy-cache: compiled runtime policies and parsed measured-boot refstates, keyed by row id
+ * and shared by every agent using them (upstream caches per policy checksum, verifier §7.2). A quote
+ * never reads a policy from the database once its policy is cached.
+ */
+import { compileRuntimePolicy, dssePayloadText, isDsseEnvelope } from '@keylime/ima';
+import type { CompiledRuntimePolicy } from '@keylime/ima';
+import type { VerifierStore } from '../store/verifier-store';
+
+export class PolicyCache {
+  private readonly runtime = new Map<number, Promise<CompiledRuntimePolicy | undefined>>();
+  private readonly refstates = new Map<number, Promise<unknown>>();
+
+  constructor(private readonly store: VerifierStore) {}
+
+  /** The compiled runtime policy of an `allowlists` row (undefined: none / NULL text). */
+  runtimePolicy(id: number | null): Promise<CompiledRuntimePolicy | undefined> {
+    if (id === null) return Promise.resolve(undefined);
+    let p = this.runtime.get(id);
+    if (!p) {
+      p = this.store.getAllowlistById(id).then((row) => {
+        const text = row?.imaPolicy ?? null;
+        if (text === null) return undefined;
+        const plain = isDsseEnvelope(text) ? dssePayloadText(text) : text;
+        return compileRuntimePolicy(JSON.parse(plain) as unknown);
+      });
+      this.runtime.set(id, p);
+      p.catch(() => this.runtime.delete(id));
+    }
+    return p;
+  }
+
+  /** The parsed refstate of an `mbpolicies` row; undefined when NULL, empty or `{}` (§5.4: disabled). */
+  mbRefstate(id: number | null): Promise<unknown> {
+    if (id === null) return Promise.resolve(undefined);
+    let p = this.refstates.get(id);
+    if (!p) {
+      p = this.store.getMbPolicyById(id).then((row) => {
+        const text = row?.mbPolicy ?? null;
+        if (text === null || text.trim() === '') return undefined;
+        const v: unknown = JSON.parse(text);
+        if (v === null || (typeof v === 'object' && Object.keys(v).length === 0)) return undefined;
+        return v;
+      });
+      this.refstates.set(id, p);
+      p.catch(() => this.refstates.delete(id));
+    }
+    return p;
+  }
+
+  /** Drops everything (a policy was replaced through the API). */
+  clear(): void {
+    this.runtime.clear();
+    this.refstates.clear();
+  }
+}
