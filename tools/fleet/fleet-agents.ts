@@ -323,14 +323,16 @@ export class FleetShard {
     host: string,
     port: number,
     concurrency: number,
+    limit = Infinity,
   ): Promise<{ ok: number; failed: string[] }> {
+    const todo = this.agents.slice(0, Math.min(limit, this.agents.length));
     const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
     const failed: string[] = [];
     let ok = 0;
     let next = 0;
     const worker = async (): Promise<void> => {
-      for (let i = next++; i < this.agents.length; i = next++) {
-        const a = this.agents[i] as VirtualAgent;
+      for (let i = next++; i < todo.length; i = next++) {
+        const a = todo[i] as VirtualAgent;
         try {
           await this.registerOne(a, host, port, agent);
           ok++;
@@ -498,7 +500,8 @@ export class FleetShard {
       // Latency estimate: the verifier asks again quote_interval after its verdict.
       if (agent.lastRequestAt > 0) {
         const ms = Math.round(arrived - agent.lastRequestAt - this.options.quoteIntervalMs);
-        this.hist[Math.min(HIST_MS, Math.max(0, ms))]++;
+        const b = Math.min(HIST_MS, Math.max(0, ms));
+        this.hist[b] = (this.hist[b] ?? 0) + 1;
       } else this.firstQuotes++;
       agent.lastRequestAt = arrived;
       const results = this.quote(

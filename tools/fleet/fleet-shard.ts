@@ -26,6 +26,8 @@ export type ShardRequest =
       readonly host: string;
       readonly port: number;
       readonly concurrency: number;
+      /** Registers the first `limit` agents only. */
+      readonly limit: number;
     }
   | { readonly type: 'stats'; readonly seq: number; readonly reset: boolean }
   | { readonly type: 'close'; readonly seq: number };
@@ -38,7 +40,12 @@ export type ShardReply =
       readonly agents: readonly FleetAgentInfo[];
       readonly mtlsCert: string;
     }
-  | { readonly type: 'registered'; readonly seq: number; readonly ok: number; readonly failed: readonly string[] }
+  | {
+      readonly type: 'registered';
+      readonly seq: number;
+      readonly ok: number;
+      readonly failed: readonly string[];
+    }
   | { readonly type: 'stats'; readonly seq: number; readonly stats: FleetStats }
   | { readonly type: 'closed'; readonly seq: number }
   | { readonly type: 'error'; readonly seq: number; readonly message: string };
@@ -63,7 +70,7 @@ function main(): void {
           }
           case 'register': {
             if (!shard) throw new Error('not initialised');
-            const r = await shard.register(msg.host, msg.port, msg.concurrency);
+            const r = await shard.register(msg.host, msg.port, msg.concurrency, msg.limit);
             reply({ type: 'registered', seq: msg.seq, ok: r.ok, failed: r.failed.slice(0, 20) });
             break;
           }
