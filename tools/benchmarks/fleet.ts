@@ -1,0 +1,992 @@
+/**
+ * @module fleet: how many agents one verifier attests — starts the built registrar and verifier on a
+ * throw-away KEYLIME_DIR, hosts N simulated pull agents (tools/fleet, software ECDSA AKs, growing IMA
+ * logs), registers and activates them at the registrar, enrols them through the verifier's tenant API
+ * and measures attestations/s, quote-to-verdict latency, verifier CPU and RSS per agent and database
+ * writes. Run: `tools/bench fleet [--agents 100,1000] [--db sqlite,postgres] [--seconds 30]`.
+ */
+import { fork, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { SourceMap } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { startPrivatePostgres } from '@keylime/persistence/src/testing';
+import type { PrivatePostgres } from '@keylime/persistence/src/testing';
+import { TpmAlg, prepareQuoteKey, verifyQuote } from '@keylime/tpm';
+import { FleetShard, fleetRuntimePolicy } from '../fleet/fleet-agents';
+import type { FleetAgentInfo, FleetStats } from '../fleet/fleet-agents';
+import type { ShardReply, ShardRequest } from '../fleet/fleet-shard';
+import { createFleetIdentity } from '../fleet/simulated-agent';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BUILT = {
+  verifier: path.join(ROOT, 'dist/apps/verifier/main.js'),
+  registrar: path.join(ROOT, 'dist/apps/registrar/main.js'),
+};
+const API = 'v2.6';
+/** Agents per simulator process: each costs two file descriptors there (listener + connection). */
+const AGENTS_PER_SHARD = 5000;
+const CLK_TCK = 100;
+
+interface Options {
+  readonly agents: readonly number[];
+  readonly dbs: readonly ('sqlite' | 'postgres')[];
+  readonly seconds: number;
+  readonly intervalSeconds: number;
+  readonly imaGrowth: number;
+  /** Agents registered at the registrar (the rest are enrolled with the simulator's data). */
+  readonly registerLimit: number;
+  readonly profile: boolean;
+  readonly keep: boolean;
+  readonly selfCheck: boolean;
+  readonly maxWarmupSeconds: number;
+}
+
+function usage(): never {
+  console.error(
+    'usage: tools/bench fleet [--agents N[,N…]] [--db sqlite|postgres[,…]] [--seconds S] [--interval S]\n' +
+      '                         [--ima-growth K] [--register all|K] [--profile] [--keep] [--self-check]\n' +
+      '  needs dist/apps/{verifier,registrar}/main.js: run `npx nx build verifier registrar` first.\n' +
+      '  FLEET_PROFILE=1 is the same as --profile (node --cpu-prof on the verifier).',
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const opts = {
+    agents: [100] as number[],
+    dbs: ['sqlite'] as ('sqlite' | 'postgres')[],
+    seconds: 30,
+    intervalSeconds: 2,
+    imaGrowth: 3,
+    registerLimit: Infinity,
+    profile: process.env['FLEET_PROFILE'] === '1',
+    keep: false,
+    selfCheck: false,
+    maxWarmupSeconds: 120,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage();
+      return v;
+    };
+    const num = (v: string): number => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) usage();
+      return n;
+    };
+    if (a === '--agents')
+      opts.agents = value()
+        .split(',')
+        .map((v) => Math.floor(num(v)));
+    else if (a === '--db') {
+      const dbs = value().split(',');
+      if (!dbs.every((d) => d === 'sqlite' || d === 'postgres')) usage();
+      opts.dbs = dbs;
+    } else if (a === '--seconds') opts.seconds = num(value());
+    else if (a === '--interval') opts.intervalSeconds = num(value());
+    else if (a === '--ima-growth') opts.imaGrowth = Math.floor(num(value()));
+    else if (a === '--warmup-max') opts.maxWarmupSeconds = num(value());
+    else if (a === '--register') {
+      const v = value();
+      opts.registerLimit = v === 'all' ? Infinity : Math.floor(Number(v));
+      if (!(opts.registerLimit >= 0)) usage();
+    } else if (a === '--profile') opts.profile = true;
+    else if (a === '--keep') opts.keep = true;
+    else if (a === '--self-check') opts.selfCheck = true;
+    else usage();
+  }
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// processes and cleanup
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+async function cleanupAll(): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch {
+      // best effort: keep stopping the rest
+    }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Service {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function startRole(
+  name: string,
+  file: string,
+  dir: string,
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): Service {
+  const logFile = path.join(dir, `${name}.log`);
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, [...nodeArgs, file], {
+    cwd: dir,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const service: Service = {
+    name,
+    child,
+    logFile,
+    stop: () => stopChild(child, 20_000),
+  };
+  cleanups.push(() => service.stop());
+  return service;
+}
+
+function tail(file: string, bytes = 3000): string {
+  try {
+    const t = fs.readFileSync(file, 'utf8');
+    return t.slice(-bytes);
+  } catch {
+    return '';
+  }
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+function request(
+  url: string,
+  options: https.RequestOptions & { body?: string } = {},
+): Promise<Reply> {
+  const { body, ...rest } = options;
+  return new Promise((resolve, reject) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.request(url, { timeout: 60_000, ...rest }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    if (body !== undefined) {
+      req.setHeader('Content-Type', 'application/json');
+      req.setHeader('Content-Length', Buffer.byteLength(body));
+      req.write(body);
+    }
+    req.end();
+  });
+}
+
+async function waitUntilAnswering(
+  service: Service,
+  probe: () => Promise<Reply>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (service.child.exitCode !== null)
+      throw new Error(
+        `${service.name} exited (${service.child.exitCode}):\n${tail(service.logFile)}`,
+      );
+    try {
+      if ((await probe()).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${service.name} did not answer in time:\n${tail(service.logFile)}`);
+    await sleep(200);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; an optional pacing spreads the starts. */
+async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+  startAt?: (index: number) => number,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) {
+      const due = startAt?.(i);
+      if (due !== undefined && due > Date.now()) await sleep(due - Date.now());
+      await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// simulator shards
+
+interface Shard {
+  readonly child: ChildProcess;
+  call<T extends ShardReply['type']>(
+    req: ShardRequest,
+    expect: T,
+    timeoutMs?: number,
+  ): Promise<Extract<ShardReply, { type: T }>>;
+}
+
+function startShard(): Shard {
+  const child = fork(path.join(ROOT, 'tools/fleet/fleet-shard.ts'), [], {
+    execArgv: ['-r', '@swc-node/register', '--max-old-space-size=4096'],
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map<number, (r: ShardReply) => void>();
+  child.on('message', (m: unknown) => {
+    const r = m as ShardReply;
+    waiting.get(r.seq)?.(r);
+    waiting.delete(r.seq);
+  });
+  child.on('exit', (code) => {
+    for (const [seq, w] of waiting)
+      w({ type: 'error', seq, message: `simulator shard exited with ${String(code)}` });
+    waiting.clear();
+  });
+  cleanups.push(() => stopChild(child, 5000));
+  return {
+    child,
+    call: (req, expect, timeoutMs = 600_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(req.seq);
+          reject(new Error(`simulator shard: no answer to ${req.type}`));
+        }, timeoutMs);
+        waiting.set(req.seq, (r) => {
+          clearTimeout(timer);
+          if (r.type === expect) resolve(r as Extract<ShardReply, { type: typeof expect }>);
+          else reject(new Error(r.type === 'error' ? r.message : `unexpected ${r.type}`));
+        });
+        child.send(req);
+      }),
+  };
+}
+
+let seqCounter = 0;
+function seq(): number {
+  return ++seqCounter;
+}
+
+// ---------------------------------------------------------------------------------------------
+// measurements
+
+/** utime+stime in ms, from /proc/<pid>/stat. */
+function cpuMs(pid: number): number {
+  try {
+    const t = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+function rssKiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Machine-wide busy and total jiffies (for "how loaded was the box"). */
+function machineCpu(): { busy: number; total: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+function loadAvg(): string {
+  return (fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?').trim();
+}
+
+/** Database write counters: commits and rows (rows unknown for SQLite: pages instead). */
+interface DbCounter {
+  sample(): Promise<{ commits: number; rows: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * SQLite in WAL mode: every committed transaction ends with a commit frame in the -wal file. Counts
+ * commit frames appended since the last poll (a WAL reset after a checkpoint is seen from the salts;
+ * frames written between the last poll and a reset are missed, so the figure is a lower bound).
+ * `rows` reports WAL frames (pages written).
+ */
+function sqliteCounter(walPath: string): DbCounter {
+  let salt = '';
+  let offset = 32;
+  let pageSize = 0;
+  let commits = 0;
+  let frames = 0;
+  const scan = (): void => {
+    let fd: number;
+    try {
+      fd = fs.openSync(walPath, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const header = Buffer.alloc(32);
+      if (fs.readSync(fd, header, 0, 32, 0) < 32) return;
+      const s = header.subarray(16, 24).toString('hex');
+      if (s !== salt) {
+        salt = s;
+        offset = 32;
+        pageSize = header.readUInt32BE(8);
+      }
+      const size = fs.fstatSync(fd).size;
+      const fh = Buffer.alloc(24);
+      while (pageSize > 0 && offset + 24 + pageSize <= size) {
+        fs.readSync(fd, fh, 0, 24, offset);
+        if (fh.subarray(8, 16).toString('hex') !== salt) break; // stale frame of an older generation
+        frames++;
+        if (fh.readUInt32BE(4) !== 0) commits++;
+        offset += 24 + pageSize;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  const timer = setInterval(scan, 100);
+  return {
+    sample: () => {
+      scan();
+      return Promise.resolve({ commits, rows: frames });
+    },
+    close: () => {
+      clearInterval(timer);
+      return Promise.resolve();
+    },
+  };
+}
+
+/** PostgreSQL: pg_stat_database of the verifier's database (commits include read-only ones). */
+async function postgresCounter(url: string): Promise<DbCounter> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  return {
+    sample: async () => {
+      // Statistics are flushed lazily; ask for a fresh snapshot.
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const r = await client.query<{ c: string; r: string }>(
+        'SELECT xact_commit AS c, tup_inserted + tup_updated + tup_deleted AS r FROM pg_stat_database WHERE datname = current_database()',
+      );
+      const row = r.rows[0];
+      return { commits: Number(row?.c ?? 0), rows: Number(row?.r ?? 0) };
+    },
+    close: () => client.end(),
+  };
+}
+
+function mergeLatency(stats: readonly FleetStats[]): Map<number, number> {
+  const hist = new Map<number, number>();
+  for (const s of stats) for (const [ms, n] of s.latency) hist.set(ms, (hist.get(ms) ?? 0) + n);
+  return hist;
+}
+
+function percentile(hist: Map<number, number>, p: number): number {
+  const total = [...hist.values()].reduce((a, b) => a + b, 0);
+  if (total === 0) return NaN;
+  const rank = Math.ceil((p / 100) * total);
+  let seen = 0;
+  for (const ms of [...hist.keys()].sort((a, b) => a - b)) {
+    seen += hist.get(ms) ?? 0;
+    if (seen >= rank) return ms;
+  }
+  return NaN;
+}
+
+// ---------------------------------------------------------------------------------------------
+// profile
+
+interface CpuProfileNode {
+  readonly id: number;
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+    readonly columnNumber: number;
+  };
+  readonly children?: readonly number[];
+}
+
+interface CpuProfile {
+  readonly nodes: readonly CpuProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** Top self-time functions of a .cpuprofile, locations mapped through the bundle's source map. */
+function summariseProfile(file: string, top = 20): string {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  let map: SourceMap | undefined;
+  try {
+    map = new SourceMap(JSON.parse(fs.readFileSync(`${BUILT.verifier}.map`, 'utf8')) as never);
+  } catch {
+    map = undefined;
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const byName = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  for (const [id, us] of self) {
+    const n = byId.get(id);
+    if (!n) continue;
+    const cf = n.callFrame;
+    let where = cf.url === '' ? '' : `${path.basename(cf.url)}:${cf.lineNumber + 1}`;
+    let area = cf.url === '' ? '(native/idle)' : cf.url.startsWith('node:') ? cf.url : 'other';
+    if (map && cf.url.endsWith('main.js') && cf.lineNumber >= 0) {
+      const e = map.findEntry(cf.lineNumber, cf.columnNumber) as {
+        originalSource?: string;
+        originalLine?: number;
+      };
+      if (e.originalSource) {
+        const src = e.originalSource.replace(/^webpack:\/\/[^/]*\//, '').replace(/^\.\//, '');
+        where = `${src}:${(e.originalLine ?? 0) + 1}`;
+        const m = /(node_modules\/(?:@[^/]+\/)?[^/]+|libs\/[^/]+|apps\/[^/]+\/src\/[^/]+)/.exec(
+          src,
+        );
+        area = m?.[1] ?? src;
+      }
+    }
+    const name = `${cf.functionName || '(anonymous)'} ${where}`;
+    byName.set(name, (byName.get(name) ?? 0) + us);
+    byArea.set(area, (byArea.get(area) ?? 0) + us);
+  }
+  const fmt = (m: Map<string, number>, k: number): string =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, us]) => `  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`)
+      .join('\n');
+  return `self time by function (top ${top}):\n${fmt(byName, top)}\nself time by area:\n${fmt(byArea, 15)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// one run
+
+interface RunResult {
+  readonly db: string;
+  readonly agents: number;
+  readonly attestationsPerSecond: number;
+  readonly target: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly verifierCpuPercent: number;
+  readonly cpuUsPerAttestation: number;
+  readonly rssMiB: number;
+  readonly idleRssMiB: number;
+  readonly rssPerAgentKiB: number;
+  readonly commitsPerSecond: number;
+  readonly rowsPerSecond: number;
+  readonly rowsLabel: string;
+  readonly simulatorCpuPercent: number;
+  readonly machineBusyPercent: number;
+  readonly loadBefore: string;
+  readonly loadAfter: string;
+  readonly failedAgents: number;
+  readonly registered: number;
+  readonly setupSeconds: number;
+  readonly profile?: string;
+}
+
+function ini(section: string, values: Record<string, string | number>): string {
+  return `[${section}]\n${Object.entries(values)
+    .map(([k, v]) => `${k} = ${v}`)
+    .join('\n')}\n`;
+}
+
+async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Promise<RunResult> {
+  const setupStart = Date.now();
+  const loadBefore = loadAvg();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-fleet-'));
+  if (!opts.keep) cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const env: Record<string, string> = { KEYLIME_DIR: dir };
+  for (const c of ['verifier', 'registrar', 'tenant', 'ca', 'logging']) {
+    const file = path.join(dir, `${c}.conf`);
+    fs.writeFileSync(file, `[${c}]\n`);
+    env[`KEYLIME_${c.toUpperCase()}_CONFIG`] = file;
+  }
+  const ports = {
+    verifier: await freePort(),
+    registrar: await freePort(),
+    registrarTls: await freePort(),
+  };
+  let pg: PrivatePostgres | undefined;
+  let verifierDb = 'sqlite';
+  let registrarDb = 'sqlite';
+  if (db === 'postgres') {
+    progress('starting a private PostgreSQL');
+    pg = await startPrivatePostgres();
+    const stop = pg.stop.bind(pg);
+    cleanups.push(() => stop());
+    verifierDb = pg.url;
+    registrarDb = await pg.createDatabase('registrar');
+  }
+  fs.writeFileSync(
+    env['KEYLIME_VERIFIER_CONFIG'] ?? '',
+    ini('verifier', {
+      ip: '127.0.0.1',
+      port: ports.verifier,
+      database_url: verifierDb,
+      quote_interval: opts.intervalSeconds,
+      retry_interval: 1,
+      exponential_backoff: 'False',
+      max_retries: 5,
+      request_timeout: 10,
+    }),
+  );
+  fs.writeFileSync(
+    env['KEYLIME_REGISTRAR_CONFIG'] ?? '',
+    ini('registrar', {
+      ip: '127.0.0.1',
+      port: ports.registrar,
+      tls_port: ports.registrarTls,
+      database_url: registrarDb,
+    }),
+  );
+
+  progress(`${db} N=${n}: starting the verifier${opts.profile ? ' (--cpu-prof)' : ''}`);
+  const profileDir = path.join(ROOT, 'tmp', 'fleet-profiles', `${db}-${n}-${Date.now()}`);
+  const verifier = startRole(
+    'verifier',
+    BUILT.verifier,
+    dir,
+    env,
+    opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  const caDir = path.join(dir, 'cv_ca');
+  const tenantTls = (): https.RequestOptions => ({
+    ca: fs.readFileSync(path.join(caDir, 'cacert.crt')),
+    cert: fs.readFileSync(path.join(caDir, 'client-cert.crt')),
+    key: fs.readFileSync(path.join(caDir, 'client-private.pem')),
+    servername: 'localhost',
+  });
+  await waitUntilAnswering(verifier, () =>
+    request(`https://127.0.0.1:${ports.verifier}/version`, tenantTls()),
+  );
+  progress(`${db} N=${n}: starting the registrar`);
+  const registrar = startRole('registrar', BUILT.registrar, dir, env);
+  await waitUntilAnswering(registrar, () => request(`http://127.0.0.1:${ports.registrar}/version`));
+
+  const tls = tenantTls();
+  const tenantAgent = new https.Agent({
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    servername: 'localhost',
+    keepAlive: true,
+    maxSockets: 32,
+  });
+  cleanups.push(() => tenantAgent.destroy());
+  const tenant = (url: string, method = 'GET', body?: unknown): Promise<Reply> =>
+    request(url, {
+      agent: tenantAgent,
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  // Simulator shards (child processes), then registration + activation.
+  const clientCaPem = fs.readFileSync(path.join(caDir, 'cacert.crt'), 'utf8');
+  const shardCount = Math.ceil(n / AGENTS_PER_SHARD);
+  const basePort = await freePort();
+  progress(`${db} N=${n}: starting ${shardCount} simulator process(es)`);
+  const shards = Array.from({ length: shardCount }, () => startShard());
+  const ready = await Promise.all(
+    shards.map((s, i) =>
+      s.call(
+        {
+          type: 'init',
+          seq: seq(),
+          shard: i,
+          count: Math.min(AGENTS_PER_SHARD, n - i * AGENTS_PER_SHARD),
+          idPrefix: 'fleet',
+          clientCaPem,
+          imaGrowth: opts.imaGrowth,
+          quoteIntervalMs: opts.intervalSeconds * 1000,
+          basePort,
+        },
+        'ready',
+      ),
+    ),
+  );
+  const agents: (FleetAgentInfo & { mtlsCert: string })[] = ready.flatMap((r) =>
+    r.agents.map((a) => ({ ...a, mtlsCert: r.mtlsCert })),
+  );
+  const registerCount = Math.min(n, opts.registerLimit);
+  const perShard = Math.ceil(registerCount / shardCount);
+  let registered = 0;
+  if (registerCount > 0) {
+    progress(`${db} N=${n}: registering and activating ${registerCount} agents at the registrar`);
+    const t = Date.now();
+    // Shards register their first `perShard` agents (one challenge/ActivateCredential each).
+    const results = await Promise.all(
+      shards.map((s) =>
+        s.call(
+          {
+            type: 'register',
+            seq: seq(),
+            host: '127.0.0.1',
+            port: ports.registrar,
+            concurrency: 8,
+            limit: perShard,
+          },
+          'registered',
+        ),
+      ),
+    );
+    registered = results.reduce((a, r) => a + r.ok, 0);
+    const failed = results.flatMap((r) => r.failed);
+    progress(
+      `${db} N=${n}: ${registered} registered in ${((Date.now() - t) / 1000).toFixed(1)} s${failed.length > 0 ? `; failures: ${failed.slice(0, 3).join('; ')}` : ''}`,
+    );
+    if (registered === 0) throw new Error(`no agent registered:\n${tail(registrar.logFile)}`);
+  }
+  const registeredIds = new Set(ready.flatMap((r) => r.agents.slice(0, perShard).map((a) => a.id)));
+
+  // One named runtime policy for the whole (homogeneous) fleet, as `keylime_tenant --runtime-policy-name`.
+  const policy = Buffer.from(JSON.stringify(fleetRuntimePolicy())).toString('base64');
+  const pr = await tenant(
+    `https://127.0.0.1:${ports.verifier}/${API}/allowlists/fleet-policy`,
+    'POST',
+    {
+      runtime_policy: policy,
+      runtime_policy_key: '',
+      tpm_policy: JSON.stringify({ mask: '0x400' }),
+    },
+  );
+  if (pr.status !== 201) throw new Error(`creating the runtime policy: ${pr.status} ${pr.body}`);
+
+  const verifierPid = verifier.child.pid ?? 0;
+  const idleRss = rssKiB(verifierPid);
+  progress(
+    `${db} N=${n}: enrolling ${n} agents in the verifier (idle RSS ${(idleRss / 1024).toFixed(0)} MiB)`,
+  );
+  const enrolStart = Date.now();
+  // Spread enrolment over at least one quote interval so quote phases are spread as in a real fleet.
+  const spreadMs = opts.intervalSeconds * 1000;
+  let enrolFailures = 0;
+  let firstEnrolError = '';
+  await pool(
+    agents,
+    32,
+    async (a) => {
+      let akTpm = a.akTpm;
+      let mtlsCert = a.mtlsCert;
+      let ip = a.ip;
+      let port = a.port;
+      if (registeredIds.has(a.id)) {
+        // What the tenant does: read the agent's identity from the registrar (admin mTLS).
+        const r = await tenant(`https://127.0.0.1:${ports.registrarTls}/${API}/agents/${a.id}`);
+        const res = (JSON.parse(r.body) as { results?: Record<string, unknown> }).results ?? {};
+        if (r.status !== 200) throw new Error(`registrar GET ${a.id}: ${r.status} ${r.body}`);
+        akTpm = String(res['aik_tpm']);
+        mtlsCert = String(res['mtls_cert']);
+        ip = String(res['ip']);
+        port = Number(res['port']);
+      }
+      const r = await tenant(`https://127.0.0.1:${ports.verifier}/${API}/agents/${a.id}`, 'POST', {
+        v: Buffer.alloc(32, 7).toString('base64'),
+        cloudagent_ip: ip,
+        cloudagent_port: port,
+        verifier_ip: '127.0.0.1',
+        verifier_port: String(ports.verifier),
+        tpm_policy: JSON.stringify({ mask: '0x400' }),
+        runtime_policy: '',
+        runtime_policy_name: 'fleet-policy',
+        runtime_policy_key: '',
+        mb_policy: null,
+        mb_policy_name: '',
+        ima_sign_verification_keys: '',
+        metadata: '{}',
+        revocation_key: '',
+        accept_tpm_hash_algs: ['sha512', 'sha384', 'sha256'],
+        accept_tpm_encryption_algs: ['ecc', 'rsa'],
+        accept_tpm_signing_algs: ['ecschnorr', 'rsassa', 'ecdsa'],
+        ak_tpm: akTpm,
+        mtls_cert: mtlsCert,
+        supported_version: '2.6',
+      });
+      if (r.status !== 200) {
+        enrolFailures++;
+        firstEnrolError ||= `${a.id}: ${r.status} ${r.body.slice(0, 300)}`;
+      }
+    },
+    (i) => enrolStart + (i * spreadMs) / n,
+  );
+  progress(
+    `${db} N=${n}: enrolled in ${((Date.now() - enrolStart) / 1000).toFixed(1)} s` +
+      (enrolFailures > 0 ? `, ${enrolFailures} refused (${firstEnrolError})` : ''),
+  );
+  if (enrolFailures === n) throw new Error(`no agent enrolled: ${firstEnrolError}`);
+
+  const allStats = async (reset: boolean): Promise<FleetStats[]> =>
+    (
+      await Promise.all(shards.map((s) => s.call({ type: 'stats', seq: seq(), reset }, 'stats')))
+    ).map((r) => r.stats);
+
+  // Warm-up: every agent quoted (and got V), then two more intervals for steady state.
+  const warmDeadline = Date.now() + opts.maxWarmupSeconds * 1000;
+  for (;;) {
+    const st = await allStats(false);
+    const quoted = st.reduce((a, s) => a + s.agentsQuoted, 0);
+    if (quoted >= n - enrolFailures) break;
+    if (Date.now() > warmDeadline) {
+      progress(`${db} N=${n}: warm-up ended with ${quoted}/${n} agents quoted`);
+      break;
+    }
+    if (verifier.child.exitCode !== null)
+      throw new Error(`verifier exited:\n${tail(verifier.logFile)}`);
+    await sleep(500);
+  }
+  await sleep(2 * opts.intervalSeconds * 1000);
+  const setupSeconds = (Date.now() - setupStart) / 1000;
+
+  // The measured window.
+  progress(`${db} N=${n}: measuring for ${opts.seconds} s (load ${loadAvg()})`);
+  const counter =
+    db === 'postgres' && pg
+      ? await postgresCounter(pg.url)
+      : sqliteCounter(path.join(dir, 'cv_data.sqlite-wal'));
+  await allStats(true);
+  const db0 = await counter.sample();
+  const cpu0 = cpuMs(verifierPid);
+  const simCpu0 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
+  const m0 = machineCpu();
+  const t0 = performance.now();
+  let peakRss = 0;
+  const end = Date.now() + opts.seconds * 1000;
+  while (Date.now() < end) {
+    await sleep(Math.min(1000, end - Date.now()));
+    peakRss = Math.max(peakRss, rssKiB(verifierPid));
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu1 = cpuMs(verifierPid);
+  const simCpu1 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
+  const m1 = machineCpu();
+  const db1 = await counter.sample();
+  const stats = await allStats(true);
+  await counter.close();
+  const rss = rssKiB(verifierPid);
+  const loadAfter = loadAvg();
+
+  // Verdicts as the verifier records them: every agent should be in GET_QUOTE (3) and PASS.
+  let failedAgents = 0;
+  const bulk = await tenant(`https://127.0.0.1:${ports.verifier}/${API}/agents/?bulk=1`);
+  if (bulk.status === 200) {
+    const results = (JSON.parse(bulk.body) as { results?: Record<string, Record<string, unknown>> })
+      .results;
+    for (const s of Object.values(results ?? {}))
+      if (s['attestation_status'] !== 'PASS') failedAgents++;
+  } else failedAgents = -1;
+  if (failedAgents !== 0)
+    progress(
+      `${db} N=${n}: ${failedAgents} agents not PASS; verifier log:\n${tail(verifier.logFile, 1500)}`,
+    );
+
+  const served = stats.reduce((a, s) => a + s.served, 0);
+  const errors = stats.reduce((a, s) => a + s.errors, 0);
+  if (errors > 0) progress(`${db} N=${n}: simulator saw ${errors} bad requests/TLS errors`);
+  const hist = mergeLatency(stats);
+  const rate = served / elapsed;
+
+  progress(`${db} N=${n}: stopping`);
+  await Promise.all(
+    shards.map((s) =>
+      s.call({ type: 'close', seq: seq() }, 'closed', 30_000).catch(() => undefined),
+    ),
+  );
+  await registrar.stop();
+  await verifier.stop();
+  let profile: string | undefined;
+  if (opts.profile) {
+    const files = fs.existsSync(profileDir)
+      ? fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))
+      : [];
+    const f = files[0];
+    profile = f
+      ? `profile ${path.join(profileDir, f)}\n${summariseProfile(path.join(profileDir, f))}`
+      : `no profile written in ${profileDir}`;
+  }
+  await cleanupAll();
+  return {
+    db,
+    agents: n,
+    attestationsPerSecond: rate,
+    target: n / opts.intervalSeconds,
+    p50: percentile(hist, 50),
+    p99: percentile(hist, 99),
+    verifierCpuPercent: ((cpu1 - cpu0) / 1000 / elapsed) * 100,
+    cpuUsPerAttestation: served > 0 ? ((cpu1 - cpu0) * 1000) / served : NaN,
+    rssMiB: rss / 1024,
+    idleRssMiB: idleRss / 1024,
+    rssPerAgentKiB: (Math.max(rss, peakRss) - idleRss) / n,
+    commitsPerSecond: (db1.commits - db0.commits) / elapsed,
+    rowsPerSecond: (db1.rows - db0.rows) / elapsed,
+    rowsLabel: db === 'postgres' ? 'rows' : 'pages',
+    simulatorCpuPercent: ((simCpu1 - simCpu0) / 1000 / elapsed) * 100,
+    machineBusyPercent: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
+    loadBefore,
+    loadAfter,
+    failedAgents,
+    registered,
+    setupSeconds,
+    ...(profile === undefined ? {} : { profile }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// self-check (no services): simulator quotes verify with @keylime/tpm
+
+async function selfCheck(): Promise<void> {
+  const identity = await createFleetIdentity('self-check');
+  const shard = new FleetShard({
+    shard: 0,
+    count: 3,
+    idPrefix: 'check',
+    clientCaPem: identity.tlsCertPem,
+    identity,
+    imaGrowth: 3,
+    quoteIntervalMs: 2000,
+    basePort: 0,
+  });
+  const infos = await shard.listen();
+  let entry = 0;
+  for (let round = 0; round < 3; round++) {
+    for (const [i, info] of infos.entries()) {
+      const nonce = `N${round}x${i}abcdefghijklmnop`;
+      const r = shard.integrityQuote(i, nonce, 0x400, round > 0, round === 0 ? 0 : entry);
+      const v = verifyQuote(String(r['quote']), {
+        ak: prepareQuoteKey(new Uint8Array(Buffer.from(info.akTpm, 'base64'))),
+        nonce,
+        hashAlg: 'sha256',
+      });
+      if (!v.ok) throw new Error(`self-check: quote of ${info.id} refused: ${JSON.stringify(v)}`);
+      const lines = String(r['ima_measurement_list'])
+        .split('\n')
+        .filter((l) => l !== '');
+      if (lines.length === 0) throw new Error('self-check: empty IMA slice');
+    }
+    entry = 1 + 3 * (round + 1);
+  }
+  await shard.close();
+  console.log(
+    `fleet self-check: ${infos.length} agents × 3 quotes verified (ECDSA P-256, alg ${TpmAlg.Ecdsa})`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = Date.now();
+function progress(msg: string): void {
+  console.error(`[fleet +${((Date.now() - started) / 1000).toFixed(0)}s] ${msg}`);
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+function printTable(results: readonly RunResult[], opts: Options): void {
+  console.log(
+    `\nfleet: quote interval ${opts.intervalSeconds} s, IMA +${opts.imaGrowth} entries/quote, ${opts.seconds} s window, ${os.cpus().length} cores, node ${process.version}`,
+  );
+  console.log(
+    '| db | agents | attest/s (target) | p50 ms | p99 ms | verifier CPU | CPU µs/attest | RSS MiB (idle) | KiB/agent | DB commits/s | DB rows/s | simulator CPU | machine busy | load 1m before→after | not PASS |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+  for (const r of results) {
+    console.log(
+      `| ${r.db} | ${r.agents} | ${fmt(r.attestationsPerSecond)} (${fmt(r.target)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.verifierCpuPercent)}% | ${fmt(r.cpuUsPerAttestation)} | ${fmt(r.rssMiB)} (${fmt(r.idleRssMiB)}) | ${fmt(r.rssPerAgentKiB, 1)} | ${fmt(r.commitsPerSecond)} | ${fmt(r.rowsPerSecond)} ${r.rowsLabel} | ${fmt(r.simulatorCpuPercent)}% | ${fmt(r.machineBusyPercent)}% | ${r.loadBefore}→${r.loadAfter} | ${r.failedAgents} |`,
+    );
+  }
+  console.log(
+    'latency = time from a quote request reaching the agent to the next one, minus the quote interval (verdict + scheduling delay).',
+  );
+  for (const r of results) if (r.profile) console.log(`\n${r.db} N=${r.agents} ${r.profile}`);
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.selfCheck) {
+    await selfCheck();
+    return;
+  }
+  for (const f of Object.values(BUILT)) {
+    if (!fs.existsSync(f)) {
+      console.error(
+        `fleet: ${path.relative(ROOT, f)} is missing; run \`npx nx build verifier registrar\` first`,
+      );
+      process.exit(2);
+    }
+  }
+  const onSignal = (): void => {
+    progress('interrupted: stopping everything');
+    void cleanupAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const results: RunResult[] = [];
+  for (const db of opts.dbs) {
+    for (const n of opts.agents) {
+      try {
+        results.push(await runOnce(opts, db, n));
+      } catch (e) {
+        progress(`${db} N=${n} failed: ${(e as Error).message}`);
+        await cleanupAll();
+        process.exitCode = 1;
+      }
+    }
+  }
+  printTable(results, opts);
+}
+
+void main();
