@@ -250,6 +250,32 @@ describe.each(backends)('verifier REST API on %s', (_name, usePostgres) => {
     ).toBe(404);
   });
 
+  it('leaves no policy rows behind when the measured-boot policy check refuses an enrolment', async () => {
+    const names = async (): Promise<unknown> =>
+      (await v.request('GET', '/v2.6/allowlists/')).json().results['runtimepolicy names'];
+    const before = await names();
+    expect(
+      (await v.request('POST', '/v2.6/agents/t404', body({ mb_policy_name: 'missing' }))).status,
+    ).toBe(404);
+    expect((await v.request('GET', '/v2.6/allowlists/t404')).status).toBe(404);
+    expect((await v.request('POST', '/v2.6/mbpolicies/taken', { mb_policy: '{}' })).status).toBe(
+      201,
+    );
+    const named = body({
+      runtime_policy_name: 'rp-t409',
+      mb_policy_name: 'taken',
+      mb_policy: '{}',
+    });
+    expect((await v.request('POST', '/v2.6/agents/t409', named)).status).toBe(409);
+    expect((await v.request('GET', '/v2.6/allowlists/rp-t409')).status).toBe(404);
+    expect(await names()).toEqual(before);
+    // The same id and policy name enrol cleanly afterwards (no stale row is reused).
+    expect(
+      (await v.request('POST', '/v2.6/agents/t409', { ...named, mb_policy_name: '' })).status,
+    ).toBe(200);
+    expect((await v.request('GET', '/v2.6/allowlists/rp-t409')).status).toBe(200);
+  });
+
   it('requires a client certificate on every v2 route and answers unknown versions with 400', async () => {
     expect((await v.request('GET', '/v9.9/agents/')).status).toBe(400);
     expect((await v.request('GET', '/version')).json().results['current_version']).toBe('2.6');

@@ -41,11 +41,18 @@ export function checkAgentId(id: string): void {
   if (!isValidAgentId(id)) throw new HttpError(400, 'agent id is not valid');
 }
 
+/** Policy rows this enrolment inserted, removed again when a later step refuses it (§1.3). */
+interface CreatedRows {
+  allowlist?: string;
+  mbPolicy?: string;
+}
+
 /** §1.3 step 2: picks or creates the allowlists row; returns its id. */
 async function runtimePolicyFor(
   deps: AgentHandlerDeps,
   agentId: string,
   e: Enrolment,
+  created: CreatedRows,
 ): Promise<number> {
   const { store } = deps;
   const text = decodeBase64Field(e.runtimePolicyB64, 'runtime_policy');
@@ -78,11 +85,17 @@ async function runtimePolicyFor(
     tpmPolicy: e.tpmPolicyText,
     imaPolicy: prepared.imaPolicy,
   });
+  created.allowlist = rowName;
   return row.id;
 }
 
 /** §1.3 step 3: picks or creates the mbpolicies row; returns its id. */
-async function mbPolicyFor(store: VerifierStore, agentId: string, e: Enrolment): Promise<number> {
+async function mbPolicyFor(
+  store: VerifierStore,
+  agentId: string,
+  e: Enrolment,
+  created: CreatedRows,
+): Promise<number> {
   const name = e.mbPolicyName !== '' ? e.mbPolicyName : agentId;
   const existing = await store.getMbPolicy(name);
   if (existing && e.mbPolicy !== null) {
@@ -92,7 +105,22 @@ async function mbPolicyFor(store: VerifierStore, agentId: string, e: Enrolment):
     throw new HttpError(404, `Could not find measured boot policy with name ${name}!`);
   }
   if (existing) return existing.id;
-  return (await store.insertMbPolicy({ name, mbPolicy: e.mbPolicy })).id;
+  const id = (await store.insertMbPolicy({ name, mbPolicy: e.mbPolicy })).id;
+  created.mbPolicy = name;
+  return id;
+}
+
+/**
+ * Undoes the policy rows of a refused enrolment. The store refuses to delete a row another agent
+ * already references ('in-use'), so a concurrent enrolment that picked the row up keeps it.
+ */
+async function dropCreated(deps: AgentHandlerDeps, created: CreatedRows): Promise<void> {
+  try {
+    if (created.mbPolicy !== undefined) await deps.store.deleteMbPolicy(created.mbPolicy);
+    if (created.allowlist !== undefined) await deps.store.deleteAllowlist(created.allowlist);
+  } catch (err) {
+    deps.logger.warn(`Could not remove policies of a refused enrolment: ${errorMessage(err)}`);
+  }
 }
 
 function newAgentRow(
@@ -156,15 +184,23 @@ export async function enrolAgent(
     defaultVerifierIp: deps.verifierIp,
     defaultVerifierPort: deps.verifierPort,
   });
-  const imaPolicyId = await runtimePolicyFor(deps, agentId, e);
-  const mbPolicyId = await mbPolicyFor(deps.store, agentId, e);
-  const row = newAgentRow(deps, agentId, e, imaPolicyId, mbPolicyId);
+  const created: CreatedRows = {};
+  let row: AgentRow;
   try {
-    await deps.store.insertAgent(row);
+    const imaPolicyId = await runtimePolicyFor(deps, agentId, e, created);
+    const mbPolicyId = await mbPolicyFor(deps.store, agentId, e, created);
+    row = newAgentRow(deps, agentId, e, imaPolicyId, mbPolicyId);
+    try {
+      await deps.store.insertAgent(row);
+    } catch (err) {
+      if (await deps.store.getAgent(agentId))
+        throw new HttpError(409, `Agent of uuid ${agentId} already exists`);
+      throw new HttpError(400, `Exception error: ${errorMessage(err)}`);
+    }
   } catch (err) {
-    if (await deps.store.getAgent(agentId))
-      throw new HttpError(409, `Agent of uuid ${agentId} already exists`);
-    throw new HttpError(400, `Exception error: ${errorMessage(err)}`);
+    // Upstream leaves the runtime policy row behind here; a refused enrolment changes nothing.
+    await dropCreated(deps, created);
+    throw err;
   }
   deps.logger.info(`Agent ${agentId} added to the verifier`);
   if (deps.pull) deps.control.start(row);
