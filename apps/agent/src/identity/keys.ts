@@ -2,7 +2,7 @@
  * @module identity/keys: the agent's software keys (spec §4.2, §6.3) — the RSA-2048 payload key
  * (NK) that receives U and V, and the mTLS key (ECC P-256) with its self-signed certificate.
  */
-import { generateKeyPairSync, webcrypto } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -85,7 +85,7 @@ export async function selfSignedCertificate(
   const subtle = webcrypto.subtle;
   const der = key.export({ type: 'pkcs8', format: 'der' });
   const privateKey = await subtle.importKey('pkcs8', der, params, false, ['sign']);
-  const spki = key.export({ type: 'spki', format: 'der' });
+  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
   const publicKey = await subtle.importKey('spki', spki, params, true, ['verify']);
   const ips = ['127.0.0.1', '::1'];
   if (contactIp !== '' && !ips.includes(contactIp) && /^[\d.:a-fA-F]+$/.test(contactIp))
@@ -130,7 +130,7 @@ export async function loadOrCreateTlsIdentity(options: {
     certificatePem = fs.readFileSync(options.certFile, 'utf8');
     const cert = new x509.X509Certificate(certificatePem);
     const spki = Buffer.from(cert.publicKey.rawData);
-    if (!spki.equals(key.export({ type: 'spki', format: 'der' })))
+    if (!spki.equals(createPublicKey(key).export({ type: 'spki', format: 'der' })))
       throw new Error(
         `mTLS certificate ${options.certFile} does not match the key ${options.keyFile}`,
       );
