@@ -2,7 +2,8 @@
  * @module simulated-agent: software pull agents that speak the Rust agent's API 2.x over mTLS
  * (agent-registrar-tenant §4) with genuine TPMS_ATTEST quotes signed by a software AK over the
  * verifier's nonce, real PCR digests, an IMA list that replays to PCR 10 and switchable
- * misbehaviour. Cheap per agent (shared mTLS identity and NK, ECC AK by default) so one process can
+ * misbehaviour, optionally a UEFI event log (`mb_measurement_list`) whose replay is what PCRs
+ * 0–15 hold. Cheap per agent (shared mTLS identity and NK, ECC AK by default) so one process can
  * host the 10 000 agents of the fleet benchmark. Test and benchmark tool only: no TPM involved.
  */
 import {
@@ -15,11 +16,13 @@ import {
   webcrypto,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { parseEventLog, replayEventLog } from '@keylime/mba';
 import {
   AK_EXPECTED_ATTRIBUTES,
   TpmAlg,
@@ -62,10 +65,7 @@ export interface FleetIdentity {
 export async function createFleetIdentity(commonName = 'simulated-agent'): Promise<FleetIdentity> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: `CN=${commonName}`,
@@ -129,6 +129,10 @@ export class SimulatedAgent {
   readonly revocations: RevocationReceived[] = [];
   /** Quotes served (for tests and the benchmark). */
   quotesServed = 0;
+  /** Requests seen per API version prefix, e.g. `2.6` (for version-negotiation tests). */
+  readonly versionsRequested: string[] = [];
+  /** UEFI event log served as `mb_measurement_list` when PCR 0 is quoted (undefined: none). */
+  private mbLog: Buffer | undefined;
   private readonly akPrivate: KeyObject;
   private clock = 100_000n;
   private lastResults: Record<string, unknown> | undefined;
@@ -181,6 +185,39 @@ export class SimulatedAgent {
       'ima-buf': {},
       'verification-keys': '',
     };
+  }
+
+  /**
+   * Boots from `log`: serves it as `mb_measurement_list` and sets SHA-256 PCRs 0–15 (not 10, which
+   * is IMA's) to its replay, so log and quote agree as on a real machine.
+   */
+  setMeasuredBootLog(log: Uint8Array): void {
+    const bank = replayEventLog(parseEventLog(log)).banks.get('sha256');
+    if (bank === undefined) throw new Error('the event log has no SHA-256 bank');
+    for (let p = 0; p <= 15; p++) {
+      const value = bank.pcrs[p];
+      if (p !== 10 && value !== undefined) this.pcrs.set(p, Buffer.from(value));
+    }
+    this.mbLog = Buffer.from(log);
+  }
+
+  /**
+   * Rewrites the served log only (the PCRs keep the real boot): flips a byte of the first digest
+   * of the first event on `pcr`, as an attacker hiding what was booted would. Returns false when
+   * no log is set or no event extends `pcr`.
+   */
+  tamperMeasuredBootLog(pcr = 4): boolean {
+    if (this.mbLog === undefined) return false;
+    const ev = parseEventLog(this.mbLog).events.find(
+      (e) => e.pcrIndex === pcr && e.eventType !== 3 && e.digests.length > 0,
+    );
+    if (ev === undefined) return false;
+    const copy = Buffer.from(this.mbLog);
+    // TCG_PCR_EVENT2: pcrIndex u32, eventType u32, digestCount u32, algId u16, then the digest.
+    const at = ev.offset + 14;
+    copy[at] = (copy[at] ?? 0) ^ 0xff;
+    this.mbLog = copy;
+    return true;
   }
 
   /** Measures a file not in the policy: PCR 10 really changes, the quote stays consistent. */
@@ -264,6 +301,9 @@ export class SimulatedAgent {
       list += `${'10 '.padEnd(200, 'x')}\n`.repeat(64 * 1024);
     results['ima_measurement_list'] = list;
     results['ima_measurement_list_entry'] = slice.entry;
+    // Like the Rust agent: the boot log goes along only when PCR 0 is quoted.
+    if (this.mbLog !== undefined && (maskBits & 1) === 1)
+      results['mb_measurement_list'] = this.mbLog.toString('base64');
     this.lastResults = results;
     return results;
   }
@@ -316,6 +356,7 @@ async function handle(
   }
   const version = m[1] as string;
   const rest = m[2] as string;
+  agent.versionsRequested.push(version);
   if (!agent.apiVersions.includes(version)) {
     send(res, 400, `API version not supported: v${version}`, {});
     return;
@@ -377,28 +418,35 @@ export interface RunningSimulatedAgent {
   close(): Promise<void>;
 }
 
-/** Serves `agent` on 127.0.0.1 (free port) with mTLS: client certificates must chain to `clientCa`. */
+/**
+ * Serves `agent` on 127.0.0.1 (free port) with mTLS: client certificates must chain to `clientCa`.
+ * `clientCa` null serves plain HTTP, as an agent with `enable_agent_mtls = false` does.
+ */
 export function serveSimulatedAgent(
   agent: SimulatedAgent,
-  clientCa: string,
+  clientCa: string | null,
   port = 0,
 ): Promise<RunningSimulatedAgent> {
-  const server = https.createServer(
-    {
-      key: agent.identity.tlsKeyPem,
-      cert: agent.identity.tlsCertPem,
-      ca: clientCa,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-      keepAliveTimeout: 30_000,
-    },
-    (req, res) => {
-      handle(agent, req, res).catch(() => {
-        if (!res.headersSent) send(res, 400, 'Bad Request', {});
-      });
-    },
-  );
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(agent, req, res).catch(() => {
+      if (!res.headersSent) send(res, 400, 'Bad Request', {});
+    });
+  };
+  const server =
+    clientCa === null
+      ? http.createServer({ keepAliveTimeout: 30_000 }, onRequest)
+      : https.createServer(
+          {
+            key: agent.identity.tlsKeyPem,
+            cert: agent.identity.tlsCertPem,
+            ca: clientCa,
+            requestCert: true,
+            rejectUnauthorized: true,
+            minVersion: 'TLSv1.2',
+            keepAliveTimeout: 30_000,
+          },
+          onRequest,
+        );
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
