@@ -87,7 +87,8 @@ export async function startRegistrar(options: {
       `tpm_cert_store = ${options.tpmCertStore}\nrequire_ek_cert = True\n`,
   );
   let output = '';
-  const child = spawn(process.execPath, [registrarBundle()], {
+  const bundle = registrarBundle();
+  const child = spawn(process.execPath, [bundle], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', KEYLIME_DIR: workDir, KEYLIME_REGISTRAR_CONFIG: conf },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,6 +111,7 @@ export async function startRegistrar(options: {
         });
       }
       fs.rmSync(workDir, { recursive: true, force: true });
+      fs.rmSync(bundle, { force: true });
     },
   };
 }
