@@ -186,7 +186,9 @@ export class RevocationNotifier {
   private async openZmq(): Promise<ZmqPublisher | undefined> {
     try {
       // Optional native module, loaded only when the channel is enabled (external in the bundle).
-      const zmq = (await import('zeromq')) as unknown as { Publisher: new () => ZmqPublisher };
+      // require, not import(): a native import() of a CommonJS build fails under Jest's VM.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+      const zmq = require('zeromq') as { Publisher: new () => ZmqPublisher };
       const pub = new zmq.Publisher();
       await pub.bind(`tcp://${this.options.zmqIp}:${this.options.zmqPort}`);
       return pub;
@@ -198,7 +200,8 @@ export class RevocationNotifier {
 
   private async toZmq(n: SignedNotification): Promise<void> {
     const pub = await this.zmq;
-    await pub?.send(JSON.stringify(n));
+    // Upstream publishes json.dumps(envelope): Python's separators.
+    await pub?.send(toPythonJson(n));
   }
 
   /** Waits for deliveries in progress, then closes the publisher. */
