@@ -7,6 +7,10 @@
 #   build-debs.sh --src <staged source tree> --out DIR --work DIR --version V --revision R
 #                 --node-major N [--roles "registrar verifier tenant agent"]
 # The staged tree is the one build-packages.sh makes (apps/, node_modules/, packaging/rpm/).
+#
+# Maintainer-script bodies are written in single quotes on purpose: their $1 expands when dpkg
+# runs them, not here.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 roles="registrar verifier tenant agent"
@@ -135,7 +139,8 @@ has_role() { case " $roles " in *" $1 "*) return 0 ;; esac; return 1; }
 for role in registrar verifier; do
   has_role "$role" || continue
   new_pkg "keylime-$role"
-  install -D -m 0644 "$src/apps/$role/main.js" "$t$appdir/$role/main.js"
+  install -d "$t$appdir"
+  cp -a "$src/apps/$role" "$t$appdir/$role"
   launcher "keylime_$role" "$role/main.js" "/usr/bin/keylime_$role"
   role_config "$role"
   install -D -m 0644 "$P/systemd/keylime_$role.service" "$t$unitdir/keylime_$role.service"
@@ -149,7 +154,8 @@ done
 
 if has_role tenant; then
   new_pkg keylime-tenant
-  for f in main policy ca; do install -D -m 0644 "$src/apps/tenant/$f.js" "$t$appdir/tenant/$f.js"; done
+  install -d "$t$appdir"
+  cp -a "$src/apps/tenant" "$t$appdir/tenant"
   launcher keylime_tenant tenant/main.js /usr/bin/keylime_tenant
   launcher keylime-policy tenant/policy.js /usr/bin/keylime-policy
   launcher keylime_ca tenant/ca.js /usr/bin/keylime_ca
@@ -174,7 +180,8 @@ $(systemd_postinst)"
   script keylime-agent-common prerm "$(systemd_prerm keylime_agent.service)"
 
   new_pkg keylime-agent
-  install -D -m 0644 "$src/apps/agent/main.js" "$t$appdir/agent/main.js"
+  install -d "$t$appdir"
+  cp -a "$src/apps/agent" "$t$appdir/agent"
   launcher keylime_agent agent/main.js "$agent_impl"
   # Upstream's Rust agent ships /usr/bin/keylime_agent as a plain file, which update-alternatives
   # refuses to replace (P14); an alternatives-aware build must use another package name.

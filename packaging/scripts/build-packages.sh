@@ -58,13 +58,16 @@ mkdir -p "$src/apps" "$src/node_modules" "$src/packaging" "$work/rpmbuild/SOURCE
 declare -A bundles=([registrar]="main" [verifier]="main" [tenant]="main policy ca" [agent]="main")
 for role in $roles; do
   [ -n "${bundles[$role]:-}" ] || { echo "build-packages.sh: unknown role $role" >&2; exit 2; }
-  mkdir -p "$src/apps/$role"
   for b in ${bundles[$role]}; do
     f="$apps/$role/$b.js"
     [ -f "$f" ] || { echo "build-packages.sh: $f missing; run: npx nx build $role" >&2; exit 1; }
-    # Source maps are not shipped: they double the size and nothing in the package enables them.
-    cp "$f" "$src/apps/$role/"
   done
+  # The bundles and the assets the app's build copies beside them (the registrar's fallback
+  # tpm_cert_store). Not shipped: source maps (they double the size and nothing enables them)
+  # and the package.json stub esbuild writes.
+  mkdir -p "$src/apps/$role"
+  cp -a "$apps/$role/." "$src/apps/$role/"
+  find "$src/apps/$role" \( -name '*.map' -o -path "$src/apps/$role/package.json" \) -delete
 done
 
 # --- 2. the runtime part of the external native modules, shipped once in keylime-base ---------
@@ -82,8 +85,16 @@ for ext in zeromq pg-native; do
   fi
 done
 
-module_dir() { # resolve like Node would from the repository root (hoisted or nested)
-  node -e 'const p=require("path");console.log(p.dirname(require.resolve(process.argv[1]+"/package.json",{paths:[process.argv[2]]})))' "$1" "$2"
+module_dir() { # module_dir <name> <from dir>: Node's node_modules lookup, walking up from <from>
+  local d=$2
+  while :; do
+    if [ -f "$d/node_modules/$1/package.json" ]; then
+      echo "$d/node_modules/$1"
+      return 0
+    fi
+    [ "$d" != / ] || { echo "build-packages.sh: module $1 not found from $2" >&2; return 1; }
+    d=$(dirname "$d")
+  done
 }
 # copy_module <name> <resolve-from> <relative paths to keep...>: only what runs, no sources.
 bundled=""

@@ -87,6 +87,11 @@ cleanup() {
   while read -r pid; do
     if [ -n "$pid" ]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
   done <"$W/pids"
+  # A root agent may mount its secure tmpfs (/var/lib/keylime/secure) inside its root; those
+  # mounts are ours by construction (below $W), so take them down before removing anything.
+  awk -v w="$W/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+    umount -l "$m" || true
+  done
   if [ "$keep" = 1 ]; then
     echo "run-install-tests.sh: kept $W"
   elif grep -q " $W/" /proc/mounts; then
@@ -327,7 +332,8 @@ wait_version() {
   shift 2
   for i in $(seq 1 60); do
     if out=$(node "$here/lib/http-get.mjs" "$url" "$@" 2>/dev/null); then
-      if [ "$(echo "$out" | head -n 1)" = 200 ] && echo "$out" | grep -q current_version; then
+      # services answer current_version, agents supported_version (spec §2)
+      if [ "$(echo "$out" | head -n 1)" = 200 ] && echo "$out" | grep -q -e current_version -e supported_version; then
         echo "$out" | tail -n +2
         return 0
       fi
@@ -361,7 +367,8 @@ write_snippet() { # write_snippet <root name> <conf.d path> <content>: as an ope
 }
 
 # service_answers <root name> <role> <pid> <url> [http-get options]: strict when the bundle
-# serves /version, else the launcher-and-bundle check with a PENDING note.
+# serves /version, else the launcher-and-bundle check with a PENDING note. The service keeps
+# running (the agent registers with the registrar); the caller stops it.
 service_answers() {
   local name=$1 role=$2 pid=$3 url=$4 body
   shift 4
@@ -382,13 +389,12 @@ service_answers() {
       note_pending "$PM $role: bundle has no GET /version route yet; the /version check turns strict when it has"
     fi
   fi
-  stop_service "$pid"
 }
 
 # --- scenario 1: every role alone ---------------------------------------------------------------
 scenario_roles_alone() {
-  local p_reg p_regtls p_ver p_zmq p_agent p_tpm pid r_agent ca
-  read -r p_reg p_regtls p_ver p_zmq p_agent p_tpm <<<"$(node "$here/lib/free-ports.mjs" 7)"
+  local p_reg p_regtls p_ver p_zmq p_agent pid_ver pid_reg r_agent ca
+  read -r p_reg p_regtls p_ver p_zmq p_agent <<<"$(node "$here/lib/free-ports.mjs" 5)"
 
   # verifier: upstream's default tls_dir = generate makes cv_ca on first start
   new_root verifier
@@ -398,12 +404,12 @@ scenario_roles_alone() {
   check "$PM verifier: better-sqlite3 loads from the shared node_modules" sqlite_loads verifier verifier
   write_snippet verifier /etc/keylime/verifier.conf.d/90-test.conf \
     "$(printf '[verifier]\nport = %s\nregistrar_port = %s\n[revocations]\nzmq_port = %s' "$p_ver" "$p_regtls" "$p_zmq")"
-  pid=$(start_service verifier keylime_verifier.service)
+  pid_ver=$(start_service verifier keylime_verifier.service)
   ca="$(root_of verifier)/var/lib/keylime/cv_ca"
   if app_serves_version verifier verifier/main.js; then
     wait_file "$ca/client-private.pem" || true
   fi
-  service_answers verifier verifier "$pid" "https://127.0.0.1:$p_ver/version" \
+  service_answers verifier verifier "$pid_ver" "https://127.0.0.1:$p_ver/version" \
     --ca "$ca/cacert.crt" --cert "$ca/client-cert.crt" --key "$ca/client-private.pem"
 
   # registrar: upstream's default (tls_dir = default) shares the verifier's CA; on a registrar
@@ -420,8 +426,8 @@ scenario_roles_alone() {
   fi
   write_snippet registrar /etc/keylime/registrar.conf.d/90-test.conf \
     "$(printf '[registrar]\nport = %s\ntls_port = %s\ntls_dir = %s' "$p_reg" "$p_regtls" "$tls_dir")"
-  pid=$(start_service registrar keylime_registrar.service)
-  service_answers registrar registrar "$pid" "http://127.0.0.1:$p_reg/version"
+  pid_reg=$(start_service registrar keylime_registrar.service)
+  service_answers registrar registrar "$pid_reg" "http://127.0.0.1:$p_reg/version"
 
   # tenant: three CLIs
   new_root tenant
@@ -445,12 +451,85 @@ scenario_roles_alone() {
   check "$PM agent: keylime user, agent.conf owned by keylime 0400, state dirs" config_owned_by_keylime agent /etc/keylime/agent.conf
   check "$PM agent: /usr/bin/keylime_agent is the alternatives link to ours" \
     test "$(agent_link agent)" = /usr/libexec/keylime-ts/keylime_agent -a -L "$r_agent/etc/alternatives/keylime_agent"
-  agent_checks agent "$p_agent" "$p_tpm" "$p_reg" "$p_regtls"
+  agent_checks agent "$p_agent" "$p_reg" "$p_regtls"
+  stop_service "$pid_reg"
+  stop_service "$pid_ver"
 }
 
-# agent_checks <root name> <agent port> <swtpm port> <registrar port> <registrar tls port>
+agent_client_opts() { # one line: the agent's server cert is its own; show the verifier's client cert
+  local ca
+  ca="$(root_of verifier)/var/lib/keylime/cv_ca"
+  if [ -f "$ca/client-cert.crt" ]; then
+    echo --insecure --cert "$ca/client-cert.crt" --key "$ca/client-private.pem"
+  else
+    echo --insecure
+  fi
+}
+
+# agent_works_unpackaged <root name> <registrar port> <registrar tls port>: the capability read
+# for the agent. Runs the bundle the package was built from (--apps) on the host with the
+# packaged default agent.conf (state in the scratch folder, no privilege drop, its own agent id
+# and swtpm so the registrar sees a new agent) against the same registrar. Only when this works
+# is a failure of the packaged agent the packaging's fault. Done once per test run.
+agent_works_unpackaged() {
+  local d="$W/control-agent" port tpm pid tpm_pid rc=0 opts
+  if [ -f "$d/result" ]; then return "$(cat "$d/result")"; fi
+  mkdir -p "$d/kl" "$d/tpm"
+  port=$(node "$here/lib/free-ports.mjs" 1)
+  read -r tpm_pid tpm <<<"$(start_swtpm "$d/tpm" control)" || true
+  [ -n "${tpm:-}" ] || { echo 1 >"$d/result"; return 1; }
+  if [ -f "$(root_of verifier)/var/lib/keylime/cv_ca/cacert.crt" ]; then
+    mkdir -p "$d/kl/cv_ca"
+    cp "$(root_of verifier)/var/lib/keylime/cv_ca/cacert.crt" "$d/kl/cv_ca/"
+  fi
+  sed -e "s|^keylime_dir = .*|keylime_dir = \"$d/kl\"|" -e "s|^port = .*|port = $port|" \
+    -e "s|^contact_port = .*|contact_port = $port|" -e "s|^registrar_port = .*|registrar_port = $2|" \
+    -e "s|^registrar_tls_port = .*|registrar_tls_port = $3|" -e 's|^run_as = .*|run_as = ""|' \
+    -e 's|^uuid = .*|uuid = "c0417401-0000-4000-8000-000000000001"|' \
+    "$(root_of "$1")/etc/keylime/agent.conf" >"$d/agent.conf"
+  setsid env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin KEYLIME_AGENT_CONFIG="$d/agent.conf" \
+    TCTI="swtpm:host=127.0.0.1,port=$tpm" node "$apps/agent/main.js" \
+    >"$W/logs/control-agent.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >>"$W/pids"
+  read -r -a opts <<<"$(agent_client_opts)"
+  wait_version "$pid" "https://127.0.0.1:$port/version" "${opts[@]}" >/dev/null || rc=1
+  stop_service "$pid"
+  stop_service "$tpm_pid"
+  echo "$rc" >"$d/result"
+  return "$rc"
+}
+
+# start_swtpm <state dir> <log name>: starts swtpm on a free port pair (the control channel is
+# always port + 1 for the tpm2-tss swtpm TCTI) and prints "<pid> <port>" once it answers
+# (tpm2-tools as the probe). Ports are picked right before the start and a taken pair is retried:
+# other test suites start swtpm on this machine at the same time.
+start_swtpm() {
+  local pid port try i
+  for try in 1 2 3; do
+    port=$(node "$here/lib/free-ports.mjs" 0 --pair)
+    setsid swtpm socket --tpm2 --tpmstate "dir=$1" --flags not-need-init,startup-clear \
+      --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
+      --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" >"$W/logs/swtpm-$2.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >>"$W/pids"
+    for i in $(seq 1 60); do
+      if tpm2_getrandom -T "swtpm:host=127.0.0.1,port=$port" 8 >/dev/null 2>&1; then
+        echo "$pid $port"
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break # exited: the pair was taken meanwhile, try another
+      sleep 0.25
+    done
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    echo "swtpm try $try failed: $(tail -n 2 "$W/logs/swtpm-$2.log")" >&2
+  done
+  return 1
+}
+
+# agent_checks <root name> <agent port> <registrar port> <registrar tls port>
 agent_checks() {
-  local name=$1 p_agent=$2 p_tpm=$3 p_reg=$4 p_regtls=$5 r out rc tpm_pid pid
+  local name=$1 p_agent=$2 p_reg=$3 p_regtls=$4 r out rc tpm_pid p_tpm pid
   r=$(root_of "$name")
   if app_is_stub "$name" agent/main.js; then
     check "$PM agent: keylime_agent runs the bundle (app stub)" cli_runs "$name" keylime_agent agent/main.js
@@ -469,17 +548,8 @@ agent_checks() {
 
   # swtpm on free ports; the agent reaches it through the TCTI variable
   mkdir -p "$W/swtpm-$PM"
-  setsid swtpm socket --tpm2 --tpmstate "dir=$W/swtpm-$PM" --flags not-need-init,startup-clear \
-    --server "type=tcp,port=$p_tpm,bindaddr=127.0.0.1" \
-    --ctrl "type=tcp,port=$((p_tpm + 1)),bindaddr=127.0.0.1" >"$W/logs/swtpm-$PM.log" 2>&1 </dev/null &
-  tpm_pid=$!
-  echo "$tpm_pid" >>"$W/pids"
-  local i ok=0
-  for i in $(seq 1 20); do
-    if tpm2_getrandom -T "swtpm:host=127.0.0.1,port=$p_tpm" 8 >/dev/null 2>&1; then ok=1; break; fi
-    sleep 0.25
-  done
-  [ "$ok" = 1 ] || { fail "$PM agent: swtpm did not come up"; return 0; }
+  read -r tpm_pid p_tpm <<<"$(start_swtpm "$W/swtpm-$PM" "$PM")" || true
+  [ -n "${p_tpm:-}" ] || { fail "$PM agent: swtpm did not come up"; return 0; }
 
   if ! app_serves_version "$name" agent/main.js; then
     note_pending "$PM agent: bundle has no GET /version route yet; the swtpm run turns strict when it has"
@@ -488,16 +558,20 @@ agent_checks() {
   fi
   # trust the verifier's CA (what an operator copies to each agent) when the verifier made one
   [ -d "$(root_of verifier)/var/lib/keylime/cv_ca" ] && copy_state verifier "$name" cv_ca
-  write_snippet "$name" /etc/keylime/agent.conf.d/90-test.conf "$(printf '[agent]\nport = %s\ncontact_port = %s\nregistrar_port = %s\nregistrar_tls_port = %s\nrun_as = ""' \
+  # ports only; run_as stays upstream's keylime:tss, which the keylime user must make work
+  write_snippet "$name" /etc/keylime/agent.conf.d/90-test.conf "$(printf '[agent]\nport = %s\ncontact_port = %s\nregistrar_port = %s\nregistrar_tls_port = %s' \
     "$p_agent" "$p_agent" "$p_reg" "$p_regtls")"
   pid=$(start_service "$name" keylime_agent.service "TCTI=swtpm:host=127.0.0.1,port=$p_tpm")
-  local ca opts=(--insecure)
-  ca="$(root_of verifier)/var/lib/keylime/cv_ca"
-  [ -f "$ca/client-cert.crt" ] && opts+=(--cert "$ca/client-cert.crt" --key "$ca/client-private.pem")
+  local opts
+  read -r -a opts <<<"$(agent_client_opts)"
   if out=$(wait_version "$pid" "https://127.0.0.1:$p_agent/version" "${opts[@]}"); then
     pass "$PM agent: keylime_agent.service against swtpm answers GET /version"
+  elif ! agent_works_unpackaged "$name" "$p_reg" "$p_regtls"; then
+    # The app itself is not there yet: the same bundle fails outside the package too.
+    note_pending "$PM agent: the agent does not answer /version against swtpm outside the package either (app unfinished): $(grep -v '^ *$' "$W/logs/control-agent.log" | tail -n 1)"
+    service_log "$name" keylime_agent.service
   else
-    fail "$PM agent: keylime_agent.service against swtpm answers GET /version: $out"
+    fail "$PM agent: keylime_agent.service against swtpm answers GET /version (the same bundle does outside the package): $out"
     service_log "$name" keylime_agent.service
   fi
   stop_service "$pid"
@@ -526,11 +600,15 @@ scenario_meta_and_alternatives() {
     sh -c "grep -qx '$ours' '$r$admin/keylime_agent' && grep -qx '$theirs' '$r$admin/keylime_agent'"
   check "$PM alternatives: our agent package and the shared config are still installed" expect_packages all \
     "keylime keylime-agent keylime-agent-common keylime-agent-rust-alt keylime-base keylime-registrar keylime-tenant keylime-verifier"
-  # upstream's real Rust RPM ships a plain /usr/bin/keylime_agent: it must be refused (P14)
-  if pm_install all keylime-agent-rust >"$W/logs/hazard.log" 2>&1; then
-    fail "$PM alternatives: a package with a plain /usr/bin/keylime_agent was accepted"
+  # Upstream's real Rust package ships a plain /usr/bin/keylime_agent, which would silently
+  # replace the link (P14): Conflicts keeps the two apart. dnf refuses unless told to erase ours
+  # (--allowerasing); apt would offer to remove ours, so ask it to remove nothing.
+  local keep_ours=()
+  [ "$PM" = deb ] && keep_ours=(--no-remove)
+  if pm_install all "${keep_ours[@]}" keylime-agent-rust >"$W/logs/hazard.log" 2>&1; then
+    fail "$PM alternatives: a package with a plain /usr/bin/keylime_agent went in beside ours"
   else
-    pass "$PM alternatives: a package with a plain /usr/bin/keylime_agent is refused (Conflicts)"
+    pass "$PM alternatives: a package with a plain /usr/bin/keylime_agent is refused beside ours (Conflicts)"
   fi
   check "$PM alternatives: link untouched after the refused install" test -L "$r/usr/bin/keylime_agent"
 
