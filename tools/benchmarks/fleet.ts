@@ -24,6 +24,7 @@ import type { ShardReply, ShardRequest } from '../fleet/fleet-shard';
 import { createFleetIdentity } from '../fleet/simulated-agent';
 
 const ROOT = path.resolve(__dirname, '../..');
+/** Built roles; `--built DIR` points at another copy (e.g. a snapshot while dist/ is being rebuilt). */
 const BUILT = {
   verifier: path.join(ROOT, 'dist/apps/verifier/main.js'),
   registrar: path.join(ROOT, 'dist/apps/registrar/main.js'),
@@ -51,6 +52,7 @@ function usage(): never {
   console.error(
     'usage: tools/bench fleet [--agents N[,N…]] [--db sqlite|postgres[,…]] [--seconds S] [--interval S]\n' +
       '                         [--ima-growth K] [--register all|K] [--profile] [--keep] [--self-check]\n' +
+      '                         [--built DIR (default dist/apps)] [--warmup-max S]\n' +
       '  needs dist/apps/{verifier,registrar}/main.js: run `npx nx build verifier registrar` first.\n' +
       '  FLEET_PROFILE=1 is the same as --profile (node --cpu-prof on the verifier).',
   );
@@ -101,7 +103,11 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (a === '--profile') opts.profile = true;
     else if (a === '--keep') opts.keep = true;
     else if (a === '--self-check') opts.selfCheck = true;
-    else usage();
+    else if (a === '--built') {
+      const d = path.resolve(value());
+      BUILT.verifier = path.join(d, 'verifier', 'main.js');
+      BUILT.registrar = path.join(d, 'registrar', 'main.js');
+    } else usage();
   }
   return opts;
 }
@@ -458,20 +464,44 @@ interface CpuProfileNode {
 }
 
 interface CpuProfile {
+  readonly startTime: number;
   readonly nodes: readonly CpuProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
 }
 
-/** Top self-time functions of a .cpuprofile, locations mapped through the bundle's source map. */
-function summariseProfile(file: string, top = 20): string {
+/** CLOCK_MONOTONIC in µs: the clock V8 stamps profile samples with, in every process. */
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * Top self-time functions of a .cpuprofile within [fromUs, toUs] (the measured window, so start-up
+ * and enrolment do not count), locations mapped through the bundle's source map.
+ */
+function summariseProfile(
+  file: string,
+  bundle: string,
+  fromUs: number,
+  toUs: number,
+  top = 20,
+): string {
   const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  let t = prof.startTime;
+  let inWindow = 0;
+  prof.samples.forEach((id, i) => {
+    const dt = prof.timeDeltas[i] ?? 0;
+    t += dt;
+    if (t < fromUs || t > toUs) return;
+    inWindow++;
+    self.set(id, (self.get(id) ?? 0) + dt);
+  });
+  if (inWindow === 0) return 'no profile samples fall in the measured window';
   let map: SourceMap | undefined;
   try {
-    map = new SourceMap(JSON.parse(fs.readFileSync(`${BUILT.verifier}.map`, 'utf8')) as never);
+    map = new SourceMap(JSON.parse(fs.readFileSync(`${bundle}.map`, 'utf8')) as never);
   } catch {
     map = undefined;
   }
@@ -508,7 +538,7 @@ function summariseProfile(file: string, top = 20): string {
       .slice(0, k)
       .map(([name, us]) => `  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`)
       .join('\n');
-  return `self time by function (top ${top}):\n${fmt(byName, top)}\nself time by area:\n${fmt(byArea, 15)}`;
+  return `${inWindow} samples in the measured window; self time by function (top ${top}):\n${fmt(byName, top)}\nself time by area:\n${fmt(byArea, 15)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -530,6 +560,7 @@ interface RunResult {
   readonly rowsPerSecond: number;
   readonly rowsLabel: string;
   readonly simulatorCpuPercent: number;
+  readonly handshakesPerSecond: number;
   readonly machineBusyPercent: number;
   readonly loadBefore: string;
   readonly loadAfter: string;
@@ -595,11 +626,22 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     }),
   );
 
+  // Private copies of the built roles: other people's rebuilds of dist/ cannot change a run midway.
+  // Under the repository, so the bundles still find node_modules (better-sqlite3, pg).
+  const rolesDir = path.join(ROOT, 'tmp', `fleet-roles-${process.pid}-${Date.now()}`);
+  cleanups.push(() => fs.rmSync(rolesDir, { recursive: true, force: true }));
+  const roles = {
+    verifier: path.join(rolesDir, 'verifier', 'main.js'),
+    registrar: path.join(rolesDir, 'registrar', 'main.js'),
+  };
+  fs.cpSync(path.dirname(BUILT.verifier), path.dirname(roles.verifier), { recursive: true });
+  fs.cpSync(path.dirname(BUILT.registrar), path.dirname(roles.registrar), { recursive: true });
+
   progress(`${db} N=${n}: starting the verifier${opts.profile ? ' (--cpu-prof)' : ''}`);
   const profileDir = path.join(ROOT, 'tmp', 'fleet-profiles', `${db}-${n}-${Date.now()}`);
   const verifier = startRole(
     'verifier',
-    BUILT.verifier,
+    roles.verifier,
     dir,
     env,
     opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
@@ -615,7 +657,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     request(`https://127.0.0.1:${ports.verifier}/version`, tenantTls()),
   );
   progress(`${db} N=${n}: starting the registrar`);
-  const registrar = startRole('registrar', BUILT.registrar, dir, env);
+  const registrar = startRole('registrar', roles.registrar, dir, env);
   await waitUntilAnswering(registrar, () => request(`http://127.0.0.1:${ports.registrar}/version`));
 
   const tls = tenantTls();
@@ -803,6 +845,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   const simCpu0 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
   const m0 = machineCpu();
   const t0 = performance.now();
+  const windowFromUs = monotonicUs();
   let peakRss = 0;
   const end = Date.now() + opts.seconds * 1000;
   while (Date.now() < end) {
@@ -810,6 +853,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     peakRss = Math.max(peakRss, rssKiB(verifierPid));
   }
   const elapsed = (performance.now() - t0) / 1000;
+  const windowToUs = monotonicUs();
   const cpu1 = cpuMs(verifierPid);
   const simCpu1 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
   const m1 = machineCpu();
@@ -835,6 +879,17 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
 
   const served = stats.reduce((a, s) => a + s.served, 0);
   const errors = stats.reduce((a, s) => a + s.errors, 0);
+  const handshakes = stats.reduce((a, s) => a + s.handshakes, 0);
+  const imaEntries = stats.reduce((a, s) => a + s.imaEntriesSent, 0);
+  progress(
+    `${db} N=${n}: ${(
+      imaEntries /
+      Math.max(
+        1,
+        stats.reduce((a, s) => a + s.served, 0),
+      )
+    ).toFixed(1)} IMA entries sent per quote (incremental: ≈ --ima-growth)`,
+  );
   if (errors > 0) progress(`${db} N=${n}: simulator saw ${errors} bad requests/TLS errors`);
   const hist = mergeLatency(stats);
   const rate = served / elapsed;
@@ -854,7 +909,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
       : [];
     const f = files[0];
     profile = f
-      ? `profile ${path.join(profileDir, f)}\n${summariseProfile(path.join(profileDir, f))}`
+      ? `profile ${path.join(profileDir, f)}\n${summariseProfile(path.join(profileDir, f), roles.verifier, windowFromUs, windowToUs)}`
       : `no profile written in ${profileDir}`;
   }
   await cleanupAll();
@@ -874,6 +929,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     rowsPerSecond: (db1.rows - db0.rows) / elapsed,
     rowsLabel: db === 'postgres' ? 'rows' : 'pages',
     simulatorCpuPercent: ((simCpu1 - simCpu0) / 1000 / elapsed) * 100,
+    handshakesPerSecond: handshakes / elapsed,
     machineBusyPercent: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
     loadBefore,
     loadAfter,
@@ -940,12 +996,12 @@ function printTable(results: readonly RunResult[], opts: Options): void {
     `\nfleet: quote interval ${opts.intervalSeconds} s, IMA +${opts.imaGrowth} entries/quote, ${opts.seconds} s window, ${os.cpus().length} cores, node ${process.version}`,
   );
   console.log(
-    '| db | agents | attest/s (target) | p50 ms | p99 ms | verifier CPU | CPU µs/attest | RSS MiB (idle) | KiB/agent | DB commits/s | DB rows/s | simulator CPU | machine busy | load 1m before→after | not PASS |',
+    '| db | agents | attest/s (target) | p50 ms | p99 ms | verifier CPU | CPU µs/attest | RSS MiB (idle) | KiB/agent | DB commits/s | DB rows/s | TLS handshakes/s | simulator CPU | machine busy | load 1m before→after | not PASS |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
   for (const r of results) {
     console.log(
-      `| ${r.db} | ${r.agents} | ${fmt(r.attestationsPerSecond)} (${fmt(r.target)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.verifierCpuPercent)}% | ${fmt(r.cpuUsPerAttestation)} | ${fmt(r.rssMiB)} (${fmt(r.idleRssMiB)}) | ${fmt(r.rssPerAgentKiB, 1)} | ${fmt(r.commitsPerSecond)} | ${fmt(r.rowsPerSecond)} ${r.rowsLabel} | ${fmt(r.simulatorCpuPercent)}% | ${fmt(r.machineBusyPercent)}% | ${r.loadBefore}→${r.loadAfter} | ${r.failedAgents} |`,
+      `| ${r.db} | ${r.agents} | ${fmt(r.attestationsPerSecond)} (${fmt(r.target)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.verifierCpuPercent)}% | ${fmt(r.cpuUsPerAttestation)} | ${fmt(r.rssMiB)} (${fmt(r.idleRssMiB)}) | ${fmt(r.rssPerAgentKiB, 1)} | ${fmt(r.commitsPerSecond)} | ${fmt(r.rowsPerSecond)} ${r.rowsLabel} | ${fmt(r.handshakesPerSecond, 1)} | ${fmt(r.simulatorCpuPercent)}% | ${fmt(r.machineBusyPercent)}% | ${r.loadBefore}→${r.loadAfter} | ${r.failedAgents} |`,
     );
   }
   console.log(
@@ -959,6 +1015,12 @@ async function main(): Promise<void> {
   if (opts.selfCheck) {
     await selfCheck();
     return;
+  }
+  // dist/ may be mid-rebuild by someone else: give it a moment before giving up.
+  for (let i = 0; i < 60 && !Object.values(BUILT).every((f) => fs.existsSync(f)); i++) {
+    if (i === 0)
+      progress('waiting for dist/apps/{verifier,registrar}/main.js (a build is running?)');
+    await sleep(2000);
   }
   for (const f of Object.values(BUILT)) {
     if (!fs.existsSync(f)) {

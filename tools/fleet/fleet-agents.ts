@@ -148,6 +148,10 @@ export interface FleetStats {
   readonly firstQuotes: number;
   readonly vkeys: number;
   readonly errors: number;
+  /** TLS handshakes completed (a verifier reusing connections makes one per agent). */
+  readonly handshakes: number;
+  /** IMA entries sent (≈ imaGrowth × served when the verifier asks incrementally, §4.5). */
+  readonly imaEntriesSent: number;
   /** Agents that served at least one quote ever. */
   readonly agentsQuoted: number;
   /** [latency ms, count] pairs (request-to-next-request minus quote_interval). */
@@ -207,6 +211,8 @@ export class FleetShard {
   private firstQuotes = 0;
   private vkeys = 0;
   private errors = 0;
+  private handshakes = 0;
+  private imaEntriesSent = 0;
 
   constructor(private readonly options: FleetShardOptions) {
     const { identity } = options;
@@ -230,6 +236,7 @@ export class FleetShard {
       },
     );
     this.server.on('tlsClientError', () => this.errors++);
+    this.server.on('secureConnection', () => this.handshakes++);
     const akTemplate = {
       nameAlg: TpmAlg.Sha256,
       objectAttributes: tpmaObjectFromWord(AK_EXPECTED_ATTRIBUTES) as TpmaObject,
@@ -302,6 +309,8 @@ export class FleetShard {
       firstQuotes: this.firstQuotes,
       vkeys: this.vkeys,
       errors: this.errors,
+      handshakes: this.handshakes,
+      imaEntriesSent: this.imaEntriesSent,
       agentsQuoted: this.agents.reduce((n, a) => n + (a.served > 0 ? 1 : 0), 0),
       latency,
       cpuUserMs: cpu.user / 1000,
@@ -314,6 +323,8 @@ export class FleetShard {
       this.firstQuotes = 0;
       this.vkeys = 0;
       this.errors = 0;
+      this.handshakes = 0;
+      this.imaEntriesSent = 0;
     }
     return out;
   }
@@ -394,6 +405,7 @@ export class FleetShard {
   /** The log from entry `start` as the Rust agent serves it (whole log when start is past the end). */
   private imaSlice(agent: VirtualAgent, start: number): { text: string; entry: number } {
     const from = start > agent.imaCount ? 0 : start;
+    this.imaEntriesSent += agent.imaCount - from;
     let text = '';
     for (let i = from; i < agent.imaCount; i++) text += entryAt(i).line;
     return { text, entry: from };
