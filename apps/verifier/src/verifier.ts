@@ -172,6 +172,12 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
       },
       onPolicyChanged: () => policies.clear(),
     },
+    {
+      store,
+      mbRegistry,
+      mbPolicyName: config.measuredBootPolicyName,
+      reportTomtou: config.ignoreTomtouErrors,
+    },
   );
   mountVersionedApi(app, {
     supported: SERVER_SUPPORTED_VERSIONS,

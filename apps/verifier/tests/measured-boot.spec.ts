@@ -158,6 +158,35 @@ describe('measured boot against simulated agents booted from a real UEFI log', (
     expect(s['operational_state']).toBe(3);
   });
 
+  it('POST /verify/evidence judges mb_log against mb_policy with the configured engine', async () => {
+    const agent = new SimulatedAgent({ agentId: 'mb-evidence', identity });
+    agent.setMeasuredBootLog(LOG);
+    const data = (nonce: string, mbPolicy: string): Record<string, unknown> => ({
+      quote: agent.integrityQuote(nonce, 0x47ff, false, 0, '2.6')['quote'],
+      nonce,
+      hash_alg: 'sha256',
+      tpm_ek: 'x',
+      tpm_ak: agent.akTpm,
+      mb_policy: mbPolicy,
+      mb_log: LOG.toString('base64'),
+      // The quote includes PCR 10, so its IMA list goes along (no runtime policy: not judged).
+      ima_measurement_list: agent.ima.slice(0).text,
+    });
+    const good = await once.request('POST', '/v2.6/verify/evidence', {
+      type: 'tpm',
+      data: data('mbEvidence1', refstate),
+    });
+    expect(good.json().results['valid']).toBe(true);
+    const bad = await once.request('POST', '/v2.6/verify/evidence', {
+      type: 'tpm',
+      data: data('mbEvidence2', JSON.stringify(otherKernelRefstate())),
+    });
+    expect(bad.status).toBe(200);
+    expect(bad.json().results['failures']).toEqual([
+      expect.objectContaining({ type: 'measured_boot.policy_example' }),
+    ]);
+  });
+
   it('measured_boot_evaluate: once judges the refstate until the first success, always on every quote', async () => {
     for (const v of [once, always]) {
       expect(

@@ -27,6 +27,8 @@ import {
   replaceRuntimePolicy,
 } from './policy-handlers';
 import type { PolicyHandlerDeps } from './policy-handlers';
+import { verifyEvidence, verifyIdentity } from './verify-handlers';
+import type { VerifyAnswer, VerifyHandlerDeps } from './verify-handlers';
 
 function param(req: Request, name: string): string {
   const v: unknown = req.params[name];
@@ -39,8 +41,27 @@ function query(req: Request, name: string): string | undefined {
 }
 
 /** Builds the router for API major version 2. */
-export function v2Router(agents: AgentHandlerDeps, policies: PolicyHandlerDeps): Router {
+export function v2Router(
+  agents: AgentHandlerDeps,
+  policies: PolicyHandlerDeps,
+  verify?: VerifyHandlerDeps,
+): Router {
   const r = Router({ strict: false });
+  if (verify) {
+    // Public (§1.1): any TLS client may ask; served under every v2.x as upstream's router does.
+    const answer = (res: Response, a: VerifyAnswer): void =>
+      sendEnvelope(res, a.code, a.status, a.results);
+    route(r, '/verify/identity', {
+      get: async (req, res) => {
+        const q = (name: string): [string, string | undefined] => [name, query(req, name)];
+        const params = Object.fromEntries(['agent_uuid', 'quote', 'nonce', 'hash_alg'].map(q));
+        answer(res, await verifyIdentity(verify, params));
+      },
+    });
+    route(r, '/verify/evidence', {
+      post: (req, res) => answer(res, verifyEvidence(verify, req.body)),
+    });
+  }
   r.use(requireAdmin);
   const ok = (res: Response, results: unknown = {}): void =>
     sendEnvelope(res, 200, 'Success', results);

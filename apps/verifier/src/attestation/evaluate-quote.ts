@@ -60,6 +60,11 @@ export interface QuoteContext {
   readonly mbPolicyName: string;
   /** measured_boot_evaluate = always, or once with no successful attestation yet. */
   readonly evaluateMbPolicy: boolean;
+  /**
+   * One-shot evidence (POST /verify/evidence, §1.7): no payload key, no enc/sign accept lists,
+   * no clock check and no PCR-16 binding, as upstream's skip_clock_check/skip_data_pcr_check.
+   */
+  readonly stateless?: boolean;
 }
 
 export interface QuoteOutcome {
@@ -116,7 +121,7 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
     pubkeyReceived: r.pubkey ?? undefined,
   };
   const pubkey = r.pubkey ?? ctx.cachedPubkey;
-  if (pubkey === undefined) {
+  if (pubkey === undefined && ctx.stateless !== true) {
     return {
       ...out,
       events: [
@@ -145,7 +150,10 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
       ],
     };
   }
-  if (!ctx.acceptEncAlgs.map(normaliseEncAlg).includes(normaliseEncAlg(r.enc_alg))) {
+  if (
+    ctx.stateless !== true &&
+    !ctx.acceptEncAlgs.map(normaliseEncAlg).includes(normaliseEncAlg(r.enc_alg))
+  ) {
     return {
       ...out,
       events: [
@@ -157,7 +165,7 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
       ],
     };
   }
-  if (!ctx.acceptSignAlgs.includes(r.sign_alg)) {
+  if (ctx.stateless !== true && !ctx.acceptSignAlgs.includes(r.sign_alg)) {
     return {
       ...out,
       events: [
@@ -182,10 +190,11 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
   if (!verdict.ok) return { ...out, events: [{ ...verdict.failure }] };
   const quote = verdict.value;
   const clock = checkClockInfo(ctx.clockInfo, quote.clockInfo);
-  if (!clock.ok) return { ...out, events: [{ ...clock.failure }] };
+  if (!clock.ok && ctx.stateless !== true) return { ...out, events: [{ ...clock.failure }] };
 
   const events: AttestationEvent[] = [];
-  const pcr16 = checkDataPcr(quote, pubkey);
+  const pcr16 =
+    pubkey === undefined || ctx.stateless === true ? undefined : checkDataPcr(quote, pubkey);
   if (pcr16) events.push({ ...pcr16 });
 
   // §3.6 step 1 and §4.4: the UEFI log (if sent) is parsed once; its boot aggregates feed IMA.
@@ -252,7 +261,7 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
   return {
     ...out,
     events,
-    clockInfo: events.length === 0 ? clock.value : undefined,
+    clockInfo: events.length === 0 && clock.ok ? clock.value : undefined,
     imaState,
     imaEvaluated,
   };
