@@ -115,7 +115,7 @@ install -d -m 0500 "$t/var/lib/keylime/tpm_cert_store"
 install -m 0400 "$P"/tpm_cert_store/*.pem "$t/var/lib/keylime/tpm_cert_store/"
 conffiles
 extra="Pre-Depends: passwd"
-control keylime-base "$arch" "libc6, libstdc++6" "Keylime user, directories, shared configuration and runtime
+control keylime-base "$arch" "libc6, libstdc++6, libgcc-s1" "Keylime user, directories, shared configuration and runtime
  The keylime system user, /etc/keylime with ca.conf and logging.conf, /var/lib/keylime with
  the TPM vendor CA store, and the native Node.js modules (better-sqlite3) the role bundles load."
 # Same user as keylime.sysusers; created before unpack so postinst can hand over the files.

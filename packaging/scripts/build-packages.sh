@@ -126,6 +126,20 @@ for mod in $needed; do
       copy_module zeromq "$repo" 'LICENSE*' '*.js' lib build/manifest.json \
         "build/linux/$arch_dir/node/glibc-*"
       copy_module cmake-ts "$d" build/loader.js build/lib.js
+      # zeromq ships one prebuilt addon per Node ABI and its loader tries them newest first.
+      # Some need a newer glibc/libstdc++ than the build host has (GLIBC_2.38 on Debian 12);
+      # keep only those this host can load, so the automatic ELF Requires of the package stay
+      # satisfiable on the systems we build for, and drop the others from the manifest.
+      for f in "$src"/node_modules/zeromq/build/linux/"$arch_dir"/node/*/addon.node; do
+        case "$(ldd "$f" 2>&1 || true)" in *"not found"*) rm -rf "$(dirname "$f")" ;; esac
+      done
+      node -e '
+        const fs = require("fs"), path = require("path"), dir = process.argv[1];
+        const file = path.join(dir, "manifest.json");
+        const m = JSON.parse(fs.readFileSync(file, "utf8"));
+        const kept = Object.fromEntries(Object.entries(m).filter(([, p]) => fs.existsSync(path.join(dir, p))));
+        if (Object.keys(kept).length === 0) throw new Error("no loadable zeromq addon for this host");
+        fs.writeFileSync(file, JSON.stringify(kept));' "$src/node_modules/zeromq/build"
       ;;
     pg-native)
       copy_module pg-native "$repo" LICENSE index.js lib

@@ -54,7 +54,7 @@ cp -a "$work/shim-tree" "$work/deb-shim"
 rm -f "$work/deb-shim/usr/sbin/alternatives" # the deb tests use Debian's tool and state dirs
 mkdir -p "$work/deb-shim/var/lib/dpkg/alternatives"
 deb sysroot-shim 1-1 "$arch" "$work/deb-shim" \
-  'Provides: passwd, libc6, libstdc++6, adduser, dpkg-alternatives'
+  'Provides: passwd, libc6, libstdc++6, libgcc-s1, adduser'
 
 mkdir -p "$work/deb-node/usr/bin"
 cp /usr/bin/node "$work/deb-node/usr/bin/node"

@@ -274,31 +274,41 @@ config_owned_by_keylime() { # <root name> <config file>
   [ -n "$(find "$r/var/lib/keylime/tpm_cert_store" -name '*.pem' -user "$uid" -perm 0400)" ] ||
     { echo "tpm_cert_store not keylime-owned 0400"; return 1; }
   # the user is in tss (TPM device, the agent's secure mount)
-  awk -F: '$1 == "tss"' "$r/etc/group" | grep -q keylime || { echo "keylime not in group tss"; return 1; }
+  awk -F: '$1 == "tss" && $4 ~ /(^|,)keylime(,|$)/ { f = 1 } END { exit !f }' "$r/etc/group" ||
+    { echo "keylime not in group tss"; return 1; }
 }
 
-sqlite_loads() { # <root name> <role>: the shipped better-sqlite3 loads from the role's bundle dir
+native_modules_load() { # <root name> <role>: the native modules the role's bundles require load
+  # from the one copy in keylime-base (better-sqlite3 always: SQLite is the default database)
   inroot "$1" /usr/bin/node -e "
-    const p = require.resolve('better-sqlite3', { paths: ['/usr/lib/keylime-ts/$2'] });
-    if (!p.startsWith('/usr/lib/keylime-ts/node_modules/')) throw new Error('resolved to ' + p);
-    const Db = require(p);
-    console.log('sqlite', new Db(':memory:').prepare('select sqlite_version() v').get().v);"
+    const fs = require('fs');
+    const dir = '/usr/lib/keylime-ts/$2';
+    const src = fs.readdirSync(dir).filter((f) => f.endsWith('.js'))
+      .map((f) => fs.readFileSync(dir + '/' + f, 'utf8')).join('');
+    for (const m of ['better-sqlite3', 'zeromq']) {
+      if (m !== 'better-sqlite3' && !src.includes('require(\"' + m + '\")')) continue;
+      const p = require.resolve(m, { paths: [dir] });
+      if (!p.startsWith('/usr/lib/keylime-ts/node_modules/')) throw new Error(m + ' resolved to ' + p);
+      const mod = require(p);
+      if (m === 'better-sqlite3') console.log('sqlite', new mod(':memory:').prepare('select sqlite_version() v').get().v);
+      else { new mod.Publisher().close(); console.log('zeromq', mod.version); }
+    }"
 }
 
 cli_runs() { # <root name> <command> <bundle>: the launcher starts node on the bundle
   local out rc=0
   out=$(inroot "$1" "$2" --help 2>&1) || rc=$?
-  if echo "$out" | grep -q -e 'Cannot find module' -e 'ERR_DLOPEN_FAILED' -e 'not found'; then
+  if grep -q -e 'Cannot find module' -e 'ERR_DLOPEN_FAILED' -e 'not found' <<<"$out"; then
     echo "$out"
     return 1
   fi
   if [ "$rc" -eq 126 ] || [ "$rc" -eq 127 ]; then echo "exit $rc: $out"; return 1; fi
   if app_is_stub "$1" "$3"; then
-    echo "$out" | grep -q 'not implemented yet' || { echo "stub did not run: $out"; return 1; }
+    grep -q 'not implemented yet' <<<"$out" || { echo "stub did not run: $out"; return 1; }
     echo "stub"
   else
     # strict once the app is written: upstream's CLIs print usage for --help and exit 0
-    if [ "$rc" -ne 0 ] || ! echo "$out" | grep -qi usage; then echo "exit $rc: $out"; return 1; fi
+    if [ "$rc" -ne 0 ] || ! grep -qi usage <<<"$out"; then echo "exit $rc: $out"; return 1; fi
   fi
 }
 
@@ -333,7 +343,7 @@ wait_version() {
   for i in $(seq 1 60); do
     if out=$(node "$here/lib/http-get.mjs" "$url" "$@" 2>/dev/null); then
       # services answer current_version, agents supported_version (spec §2)
-      if [ "$(echo "$out" | head -n 1)" = 200 ] && echo "$out" | grep -q -e current_version -e supported_version; then
+      if [ "$(head -n 1 <<<"$out")" = 200 ] && grep -q -e current_version -e supported_version <<<"$out"; then
         echo "$out" | tail -n +2
         return 0
       fi
@@ -401,7 +411,7 @@ scenario_roles_alone() {
   check "$PM verifier: keylime-verifier installs alone" pm_install verifier keylime-verifier
   check "$PM verifier: only base + verifier installed" expect_packages verifier "keylime-base keylime-verifier"
   check "$PM verifier: keylime user, config owned by keylime 0400, state dirs" config_owned_by_keylime verifier /etc/keylime/verifier.conf
-  check "$PM verifier: better-sqlite3 loads from the shared node_modules" sqlite_loads verifier verifier
+  check "$PM verifier: its native modules load from the shared node_modules" native_modules_load verifier verifier
   write_snippet verifier /etc/keylime/verifier.conf.d/90-test.conf \
     "$(printf '[verifier]\nport = %s\nregistrar_port = %s\n[revocations]\nzmq_port = %s' "$p_ver" "$p_regtls" "$p_zmq")"
   pid_ver=$(start_service verifier keylime_verifier.service)
@@ -418,7 +428,7 @@ scenario_roles_alone() {
   check "$PM registrar: keylime-registrar installs alone" pm_install registrar keylime-registrar
   check "$PM registrar: only base + registrar installed" expect_packages registrar "keylime-base keylime-registrar"
   check "$PM registrar: keylime user, config owned by keylime 0400, state dirs" config_owned_by_keylime registrar /etc/keylime/registrar.conf
-  check "$PM registrar: better-sqlite3 loads from the shared node_modules" sqlite_loads registrar registrar
+  check "$PM registrar: its native modules load from the shared node_modules" native_modules_load registrar registrar
   local tls_dir=generate
   if [ -f "$ca/cacert.crt" ]; then
     copy_state verifier registrar cv_ca
@@ -540,7 +550,7 @@ agent_checks() {
   printf '[agent]\nport = "not-a-port"\n' >"$r/tmp/bad-agent.conf"
   rc=0
   out=$(inroot "$name" KEYLIME_AGENT_CONFIG=/tmp/bad-agent.conf keylime_agent 2>&1) || rc=$?
-  if [ "$rc" -eq 2 ] && echo "$out" | grep -q port; then
+  if [ "$rc" -eq 2 ] && grep -q port <<<"$out"; then
     pass "$PM agent: bad agent.conf -> exit 2 naming the option"
   else
     fail "$PM agent: bad agent.conf should exit 2 naming the option (exit $rc): $(echo "$out" | head -n 3)"
