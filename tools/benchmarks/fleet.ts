@@ -46,6 +46,8 @@ interface Options {
   readonly keep: boolean;
   readonly selfCheck: boolean;
   readonly maxWarmupSeconds: number;
+  /** Enrol into already running services instead of starting the built ones. */
+  readonly external?: ExternalOptions;
 }
 
 function usage(): never {
@@ -53,6 +55,9 @@ function usage(): never {
     'usage: tools/bench fleet [--agents N[,N…]] [--db sqlite|postgres[,…]] [--seconds S] [--interval S]\n' +
       '                         [--ima-growth K] [--register all|K] [--profile] [--keep] [--self-check]\n' +
       '                         [--built DIR (default dist/apps)] [--warmup-max S]\n' +
+      '  side by side with running services (e.g. upstream Keylime), nothing started here:\n' +
+      '    --external-ca DIR --external-verifier PORT --external-registrar PORT,TLS_PORT\n' +
+      '    [--external-verifier-pid PID] [--external-pg-url URL | --external-sqlite-wal FILE]\n' +
       '  needs dist/apps/{verifier,registrar}/main.js: run `npx nx build verifier registrar` first.\n' +
       '  FLEET_PROFILE=1 is the same as --profile (node --cpu-prof on the verifier).',
   );
@@ -72,6 +77,7 @@ function parseArgs(argv: readonly string[]): Options {
     selfCheck: false,
     maxWarmupSeconds: 120,
   };
+  const ext: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -103,6 +109,7 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (a === '--profile') opts.profile = true;
     else if (a === '--keep') opts.keep = true;
     else if (a === '--self-check') opts.selfCheck = true;
+    else if (a?.startsWith('--external-')) ext[a.slice('--external-'.length)] = value();
     else if (a === '--built') {
       const d = path.resolve(value());
       BUILT.verifier = path.join(d, 'verifier', 'main.js');
@@ -576,9 +583,75 @@ function ini(section: string, values: Record<string, string | number>): string {
     .join('\n')}\n`;
 }
 
-async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Promise<RunResult> {
-  const setupStart = Date.now();
-  const loadBefore = loadAvg();
+/** The services under test: the built ones started here, or an already running (upstream) pair. */
+interface Services {
+  readonly verifierPort: number;
+  readonly registrarPort: number;
+  readonly registrarTlsPort: number;
+  /** Directory with cacert.crt, client-cert.crt and client-private.pem (the tenant's identity). */
+  readonly caDir: string;
+  /** The verifier's process and its descendants (upstream runs worker processes). */
+  verifierPids(): number[];
+  counter(): Promise<DbCounter | undefined>;
+  /** Why the verifier cannot be measured any more, or undefined. */
+  dead(): string | undefined;
+  logTail(): string;
+  /** Stops what was started here; returns the verifier's CPU profile summary when profiled. */
+  stop(fromUs: number, toUs: number): Promise<string | undefined>;
+}
+
+/** External services for a side-by-side run with upstream Keylime (see docs/performance.md). */
+interface ExternalOptions {
+  readonly verifierPort: number;
+  readonly registrarPort: number;
+  readonly registrarTlsPort: number;
+  readonly caDir: string;
+  readonly verifierPid: number;
+  readonly pgUrl?: string;
+  readonly sqliteWal?: string;
+}
+
+/** `pid` and all its descendants, from /proc. */
+function processTree(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const t = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++)
+    for (const [child, p] of parent) if (p === out[i]) out.push(child);
+  return out;
+}
+
+function externalServices(x: ExternalOptions): Services {
+  return {
+    verifierPort: x.verifierPort,
+    registrarPort: x.registrarPort,
+    registrarTlsPort: x.registrarTlsPort,
+    caDir: x.caDir,
+    verifierPids: () => (x.verifierPid > 0 ? processTree(x.verifierPid) : []),
+    counter: async () =>
+      x.pgUrl ? postgresCounter(x.pgUrl) : x.sqliteWal ? sqliteCounter(x.sqliteWal) : undefined,
+    dead: () =>
+      x.verifierPid > 0 && !fs.existsSync(`/proc/${x.verifierPid}`)
+        ? 'the external verifier exited'
+        : undefined,
+    logTail: () => '',
+    stop: () => Promise.resolve(undefined),
+  };
+}
+
+async function startBuiltServices(
+  opts: Options,
+  db: 'sqlite' | 'postgres',
+  n: number,
+): Promise<Services> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-fleet-'));
   if (!opts.keep) cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const env: Record<string, string> = { KEYLIME_DIR: dir };
@@ -647,20 +720,66 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
   const caDir = path.join(dir, 'cv_ca');
-  const tenantTls = (): https.RequestOptions => ({
-    ca: fs.readFileSync(path.join(caDir, 'cacert.crt')),
-    cert: fs.readFileSync(path.join(caDir, 'client-cert.crt')),
-    key: fs.readFileSync(path.join(caDir, 'client-private.pem')),
-    servername: 'localhost',
-  });
   await waitUntilAnswering(verifier, () =>
-    request(`https://127.0.0.1:${ports.verifier}/version`, tenantTls()),
+    request(`https://127.0.0.1:${ports.verifier}/version`, tenantTls(caDir)),
   );
   progress(`${db} N=${n}: starting the registrar`);
   const registrar = startRole('registrar', roles.registrar, dir, env);
   await waitUntilAnswering(registrar, () => request(`http://127.0.0.1:${ports.registrar}/version`));
+  return {
+    verifierPort: ports.verifier,
+    registrarPort: ports.registrar,
+    registrarTlsPort: ports.registrarTls,
+    caDir,
+    verifierPids: () => [verifier.child.pid ?? 0],
+    counter: async () =>
+      db === 'postgres' && pg
+        ? postgresCounter(pg.url)
+        : sqliteCounter(path.join(dir, 'cv_data.sqlite-wal')),
+    dead: () =>
+      verifier.child.exitCode !== null
+        ? `verifier exited:\n${tail(verifier.logFile)}`
+        : registrar.child.exitCode !== null
+          ? `registrar exited:\n${tail(registrar.logFile)}`
+          : undefined,
+    logTail: () => tail(verifier.logFile, 1500),
+    stop: async (fromUs, toUs) => {
+      await registrar.stop();
+      await verifier.stop();
+      if (!opts.profile) return undefined;
+      const files = fs.existsSync(profileDir)
+        ? fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))
+        : [];
+      const f = files[0];
+      return f
+        ? `profile ${path.join(profileDir, f)}\n${summariseProfile(path.join(profileDir, f), roles.verifier, fromUs, toUs)}`
+        : `no profile written in ${profileDir}`;
+    },
+  };
+}
 
-  const tls = tenantTls();
+function tenantTls(caDir: string): https.RequestOptions {
+  return {
+    ca: fs.readFileSync(path.join(caDir, 'cacert.crt')),
+    cert: fs.readFileSync(path.join(caDir, 'client-cert.crt')),
+    key: fs.readFileSync(path.join(caDir, 'client-private.pem')),
+    servername: 'localhost',
+  };
+}
+
+async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Promise<RunResult> {
+  const setupStart = Date.now();
+  const loadBefore = loadAvg();
+  const svc = opts.external
+    ? externalServices(opts.external)
+    : await startBuiltServices(opts, db, n);
+  const ports = {
+    verifier: svc.verifierPort,
+    registrar: svc.registrarPort,
+    registrarTls: svc.registrarTlsPort,
+  };
+  const caDir = svc.caDir;
+  const tls = tenantTls(caDir);
   const tenantAgent = new https.Agent({
     ca: tls.ca,
     cert: tls.cert,
@@ -691,7 +810,8 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
           seq: seq(),
           shard: i,
           count: Math.min(AGENTS_PER_SHARD, n - i * AGENTS_PER_SHARD),
-          idPrefix: 'fleet',
+          // Fresh ids against external services, which keep their database between runs.
+          idPrefix: opts.external ? `fleet${Date.now().toString(36)}` : 'fleet',
           clientCaPem,
           imaGrowth: opts.imaGrowth,
           quoteIntervalMs: opts.intervalSeconds * 1000,
@@ -731,7 +851,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     progress(
       `${db} N=${n}: ${registered} registered in ${((Date.now() - t) / 1000).toFixed(1)} s${failed.length > 0 ? `; failures: ${failed.slice(0, 3).join('; ')}` : ''}`,
     );
-    if (registered === 0) throw new Error(`no agent registered:\n${tail(registrar.logFile)}`);
+    if (registered === 0) throw new Error('no agent registered');
   }
   const registeredIds = new Set(ready.flatMap((r) => r.agents.slice(0, perShard).map((a) => a.id)));
 
@@ -746,10 +866,12 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
       tpm_policy: JSON.stringify({ mask: '0x400' }),
     },
   );
-  if (pr.status !== 201) throw new Error(`creating the runtime policy: ${pr.status} ${pr.body}`);
+  if (pr.status !== 201 && !(opts.external && pr.status === 409))
+    throw new Error(`creating the runtime policy: ${pr.status} ${pr.body}`);
 
-  const verifierPid = verifier.child.pid ?? 0;
-  const idleRss = rssKiB(verifierPid);
+  const pids = (): number[] => svc.verifierPids();
+  const sum = (f: (pid: number) => number): number => pids().reduce((a, p) => a + f(p), 0);
+  const idleRss = sum(rssKiB);
   progress(
     `${db} N=${n}: enrolling ${n} agents in the verifier (idle RSS ${(idleRss / 1024).toFixed(0)} MiB)`,
   );
@@ -826,8 +948,8 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
       progress(`${db} N=${n}: warm-up ended with ${quoted}/${n} agents quoted`);
       break;
     }
-    if (verifier.child.exitCode !== null)
-      throw new Error(`verifier exited:\n${tail(verifier.logFile)}`);
+    const dead = svc.dead();
+    if (dead) throw new Error(dead);
     await sleep(500);
   }
   await sleep(2 * opts.intervalSeconds * 1000);
@@ -835,13 +957,13 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
 
   // The measured window.
   progress(`${db} N=${n}: measuring for ${opts.seconds} s (load ${loadAvg()})`);
-  const counter =
-    db === 'postgres' && pg
-      ? await postgresCounter(pg.url)
-      : sqliteCounter(path.join(dir, 'cv_data.sqlite-wal'));
+  const counter = (await svc.counter()) ?? {
+    sample: () => Promise.resolve({ commits: NaN, rows: NaN }),
+    close: () => Promise.resolve(),
+  };
   await allStats(true);
   const db0 = await counter.sample();
-  const cpu0 = cpuMs(verifierPid);
+  const cpu0 = sum(cpuMs);
   const simCpu0 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
   const m0 = machineCpu();
   const t0 = performance.now();
@@ -850,17 +972,17 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   const end = Date.now() + opts.seconds * 1000;
   while (Date.now() < end) {
     await sleep(Math.min(1000, end - Date.now()));
-    peakRss = Math.max(peakRss, rssKiB(verifierPid));
+    peakRss = Math.max(peakRss, sum(rssKiB));
   }
   const elapsed = (performance.now() - t0) / 1000;
   const windowToUs = monotonicUs();
-  const cpu1 = cpuMs(verifierPid);
+  const cpu1 = sum(cpuMs);
   const simCpu1 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
   const m1 = machineCpu();
   const db1 = await counter.sample();
   const stats = await allStats(true);
   await counter.close();
-  const rss = rssKiB(verifierPid);
+  const rss = sum(rssKiB);
   const loadAfter = loadAvg();
 
   // Verdicts as the verifier records them: every agent should be in GET_QUOTE (3) and PASS.
@@ -873,9 +995,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
       if (s['attestation_status'] !== 'PASS') failedAgents++;
   } else failedAgents = -1;
   if (failedAgents !== 0)
-    progress(
-      `${db} N=${n}: ${failedAgents} agents not PASS; verifier log:\n${tail(verifier.logFile, 1500)}`,
-    );
+    progress(`${db} N=${n}: ${failedAgents} agents not PASS; verifier log:\n${svc.logTail()}`);
 
   const served = stats.reduce((a, s) => a + s.served, 0);
   const errors = stats.reduce((a, s) => a + s.errors, 0);
@@ -900,18 +1020,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
       s.call({ type: 'close', seq: seq() }, 'closed', 30_000).catch(() => undefined),
     ),
   );
-  await registrar.stop();
-  await verifier.stop();
-  let profile: string | undefined;
-  if (opts.profile) {
-    const files = fs.existsSync(profileDir)
-      ? fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))
-      : [];
-    const f = files[0];
-    profile = f
-      ? `profile ${path.join(profileDir, f)}\n${summariseProfile(path.join(profileDir, f), roles.verifier, windowFromUs, windowToUs)}`
-      : `no profile written in ${profileDir}`;
-  }
+  const profile = await svc.stop(windowFromUs, windowToUs);
   await cleanupAll();
   return {
     db,
@@ -1017,13 +1126,17 @@ async function main(): Promise<void> {
     return;
   }
   // dist/ may be mid-rebuild by someone else: give it a moment before giving up.
-  for (let i = 0; i < 60 && !Object.values(BUILT).every((f) => fs.existsSync(f)); i++) {
+  for (
+    let i = 0;
+    !opts.external && i < 60 && !Object.values(BUILT).every((f) => fs.existsSync(f));
+    i++
+  ) {
     if (i === 0)
       progress('waiting for dist/apps/{verifier,registrar}/main.js (a build is running?)');
     await sleep(2000);
   }
   for (const f of Object.values(BUILT)) {
-    if (!fs.existsSync(f)) {
+    if (!opts.external && !fs.existsSync(f)) {
       console.error(
         `fleet: ${path.relative(ROOT, f)} is missing; run \`npx nx build verifier registrar\` first`,
       );
