@@ -309,7 +309,7 @@ beforeAll(async () => {
     );
     agentProblem = undefined;
   } catch (e) {
-    // The agent is another team's work in progress: report it, run everything that does not need it.
+    // Recorded here so the checks that need the agent fail with the reason; the rest still run.
     agentProblem = e instanceof Error ? e.message : String(e);
   }
 }, 120_000);
@@ -317,13 +317,12 @@ beforeAll(async () => {
 /** Why the agent could not be started, or undefined when it runs and is registered. */
 let agentProblem: string | undefined = 'not started';
 
-/** True when the agent is up; otherwise logs why the agent-dependent checks are not run. */
+/** The agent must be up: the agent-dependent checks fail loudly rather than skip. */
 function agentReady(what: string): boolean {
   if (agentProblem === undefined) return true;
-  process.stderr.write(
-    `tenant-live: SKIPPED (agent not available) ${what}: ${agentProblem.split('\n').slice(-3).join(' | ')}\n`,
+  throw new Error(
+    `${what}: the agent did not start: ${agentProblem.split('\n').slice(-3).join(' | ')}`,
   );
-  return false;
 }
 
 afterAll(async () => {
