@@ -148,18 +148,16 @@ export function scanQuoteAttest(b: Uint8Array): TpmsAttestQuote | undefined {
   const view = new DataView(b.buffer, b.byteOffset, len);
   if (view.getUint32(0) !== TPM_GENERATED_VALUE || view.getUint16(4) !== TpmSt.AttestQuote)
     return undefined;
-  let o = 6;
-  const sized = (max: number): Uint8Array | undefined => {
-    if (o + 2 > len) return undefined;
-    const n = view.getUint16(o);
-    if (n > max || o + 2 + n > len) return undefined;
-    const out = b.subarray(o + 2, o + 2 + n);
-    o += 2 + n;
-    return out;
-  };
-  const qualifiedSigner = sized(MAX_NAME_SIZE);
-  const extraData = qualifiedSigner && sized(MAX_NAME_SIZE);
-  if (qualifiedSigner === undefined || extraData === undefined || o + 29 > len) return undefined;
+  // qualifiedSigner and extraData: TPM2B of at most MAX_NAME_SIZE bytes each.
+  if (8 > len) return undefined;
+  const n1 = view.getUint16(6);
+  if (n1 > MAX_NAME_SIZE || 8 + n1 + 2 > len) return undefined;
+  const n2 = view.getUint16(8 + n1);
+  let o = 10 + n1;
+  if (n2 > MAX_NAME_SIZE || o + n2 + 29 > len) return undefined;
+  const qualifiedSigner = b.subarray(8, 8 + n1);
+  const extraData = b.subarray(o, o + n2);
+  o += n2;
   const safe = b[o + 16] as number;
   if (safe > 1) return undefined;
   const clockInfo: TpmsClockInfo = {
@@ -182,8 +180,10 @@ export function scanQuoteAttest(b: Uint8Array): TpmsAttestQuote | undefined {
     pcrSelect.push({ hash: view.getUint16(o), pcrSelect: b.subarray(o + 3, o + 3 + size) });
     o += 3 + size;
   }
-  const pcrDigest = sized(MAX_DIGEST_SIZE);
-  if (pcrDigest === undefined || o !== len) return undefined;
+  if (o + 2 > len) return undefined;
+  const nd = view.getUint16(o);
+  if (nd > MAX_DIGEST_SIZE || o + 2 + nd !== len) return undefined;
+  const pcrDigest = b.subarray(o + 2, len);
   return {
     type: TpmSt.AttestQuote,
     qualifiedSigner,

@@ -14,33 +14,50 @@ export interface QuoteParts {
   readonly pcrBlob: Uint8Array;
 }
 
-function part(text: string, what: string): Uint8Array {
-  // Strict and fast (this is the verifier's hot path): Node's decoder skips characters outside the
-  // alphabet, so any such character yields fewer bytes than the length and padding promise; Node also
-  // accepts the URL-safe '-' and '_', which standard base64 forbids. A property test checks this
-  // accepts exactly what core's isBase64 accepts.
+/** Decoded size that a standard base64 text's length and padding promise, or -1 if its length cannot be base64. */
+function promisedSize(text: string): number {
   const n = text.length;
+  if (n === 0 || n % 4 !== 0) return -1;
   const pad = text.charCodeAt(n - 1) === 0x3d ? (text.charCodeAt(n - 2) === 0x3d ? 2 : 1) : 0;
-  const b = Buffer.from(text, 'base64');
-  if (
-    n === 0 ||
-    n % 4 !== 0 ||
-    b.length !== (n / 4) * 3 - pad ||
-    text.includes('-') ||
-    text.includes('_')
-  ) {
-    throw tpmError(TpmErrorCode.BadQuoteString, `quote ${what} is not base64`);
-  }
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return (n / 4) * 3 - pad;
 }
 
-/** Strict standard base64 decoding (exported for tests; see `part`). */
+/**
+ * Strict and fast (this is the verifier's hot path): Node's decoder skips characters outside the
+ * alphabet, so any such character yields fewer bytes than the length and padding promise; Node also
+ * accepts the URL-safe '-' and '_', which standard base64 forbids. `written` is what Node decoded into
+ * exactly `size` bytes — the same bytes Buffer.from(text, 'base64') yields. A property test checks this
+ * accepts exactly what core's isBase64 accepts.
+ */
+function checkDecoded(text: string, size: number, written: number, what: string): void {
+  if (size < 0 || written !== size || text.includes('-') || text.includes('_')) {
+    throw tpmError(TpmErrorCode.BadQuoteString, `quote ${what} is not base64`);
+  }
+}
+
+function part(text: string, what: string): Uint8Array {
+  const size = promisedSize(text);
+  const b = size < 0 ? undefined : Buffer.from(text, 'base64');
+  checkDecoded(text, size, b === undefined ? -1 : b.length, what);
+  const d = b as Buffer;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
+/** Strict standard base64 decoding (exported for tests; see `checkDecoded`). */
 export function decodeQuotePart(text: string): Uint8Array {
   return part(text, 'part');
 }
 
-/** Splits and base64-decodes a quote string; throws KL_TPM_BAD_QUOTE_STRING. */
-export function parseQuoteString(quote: string): QuoteParts {
+/** Largest signature + PCR blob kept in the reused buffer; bigger (odd) quotes get their own. */
+const SCRATCH_MAX = 64 * 1024;
+let scratch = Buffer.allocUnsafeSlow(4096);
+
+/**
+ * Splits and decodes a quote string. With `transient`, the signature and PCR blob are decoded into a
+ * buffer reused by the next call (they never outlive the verifier's synchronous check); the attest
+ * always gets fresh bytes, since the verified quote keeps views into it.
+ */
+function decodeQuoteString(quote: string, transient: boolean): QuoteParts {
   if (quote.charCodeAt(0) !== 0x72 /* 'r' */) {
     throw tpmError(TpmErrorCode.BadQuoteString, `invalid quote type "${quote.slice(0, 1)}"`);
   }
@@ -52,11 +69,48 @@ export function parseQuoteString(quote: string): QuoteParts {
       'quote must have exactly three ":"-separated parts',
     );
   }
+  const t1 = quote.slice(1, a);
+  const t2 = quote.slice(a + 1, b);
+  const t3 = quote.slice(b + 1);
+  const s1 = promisedSize(t1);
+  const s2 = promisedSize(t2);
+  const s3 = promisedSize(t3);
+  if (s1 < 0 || s2 < 0 || s3 < 0) {
+    // Malformed lengths: decode part by part so the error names the first bad part, as always.
+    return {
+      attest: part(t1, 'TPMS_ATTEST'),
+      signature: part(t2, 'TPMT_SIGNATURE'),
+      pcrBlob: part(t3, 'PCR blob'),
+    };
+  }
+  // One allocation (or none) instead of three Buffers. Each part is decoded into exactly its promised
+  // size and is fully written or rejected, so no stale or uninitialised byte is ever exposed.
+  const reuse = transient && s2 + s3 <= SCRATCH_MAX;
+  if (reuse && scratch.length < s2 + s3) scratch = Buffer.allocUnsafeSlow(s2 + s3);
+  const all = Buffer.allocUnsafe(reuse ? s1 : s1 + s2 + s3);
+  const rest = reuse ? scratch : all;
+  const at2 = reuse ? 0 : s1;
+  checkDecoded(t1, s1, all.write(t1, 0, s1, 'base64'), 'TPMS_ATTEST');
+  checkDecoded(t2, s2, rest.write(t2, at2, s2, 'base64'), 'TPMT_SIGNATURE');
+  checkDecoded(t3, s3, rest.write(t3, at2 + s2, s3, 'base64'), 'PCR blob');
   return {
-    attest: part(quote.slice(1, a), 'TPMS_ATTEST'),
-    signature: part(quote.slice(a + 1, b), 'TPMT_SIGNATURE'),
-    pcrBlob: part(quote.slice(b + 1), 'PCR blob'),
+    attest: new Uint8Array(all.buffer, all.byteOffset, s1),
+    signature: new Uint8Array(rest.buffer, rest.byteOffset + at2, s2),
+    pcrBlob: new Uint8Array(rest.buffer, rest.byteOffset + at2 + s2, s3),
   };
+}
+
+/** Splits and base64-decodes a quote string; throws KL_TPM_BAD_QUOTE_STRING. */
+export function parseQuoteString(quote: string): QuoteParts {
+  return decodeQuoteString(quote, false);
+}
+
+/**
+ * As parseQuoteString, but `signature` and `pcrBlob` are only valid until the next call (not exported
+ * from the package): for verifyQuote, which uses them synchronously and keeps no reference.
+ */
+export function parseQuoteStringTransient(quote: string): QuoteParts {
+  return decodeQuoteString(quote, true);
 }
 
 /** Builds the quote string an agent returns. */

@@ -3,7 +3,7 @@
  * under the AK, algorithms, nonce, PCR digest recomputed from the PCR blob, quoted = supplied PCRs,
  * then the clock and PCR 16 checks. Bad evidence yields a failed Verdict, never an exception.
  */
-import { hash as oneShotHash, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { hash as oneShotHash, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject, VerifyKeyObjectInput } from 'node:crypto';
 import { KeylimeError, isBase64 } from '@keylime/core';
 import type { HashAlg } from '@keylime/crypto';
@@ -16,15 +16,15 @@ import type { FailureEvent, Verdict } from './failure';
 import { hashAlgId, hashAlgName } from './hash';
 import { eccCurveInfo, tpmPublicToKeyObject } from './keys';
 import { decodePcrBlob, pcrBlobValues } from './pcr-blob';
-import type { PcrBlobValue } from './pcr-blob';
-import { scanPcrBlob } from './pcr-blob-scan';
+import { scanPcrBlobLayout } from './pcr-blob-scan';
+import type { PcrBlobLayout } from './pcr-blob-scan';
 import { TPM_DATA_PCR, dataPcrValue } from './pcr';
 import type { TpmlPcrSelection } from './pcr-selection';
 import { decodeTpm2bPublic } from './public';
 import type { TpmtPublic } from './public';
-import { parseQuoteString } from './quote-string';
+import { parseQuoteStringTransient } from './quote-string';
 import type { QuoteParts } from './quote-string';
-import { decodeTpmtSignature, ecdsaSignatureToP1363 } from './signature';
+import { decodeTpmtSignature, ecdsaSignatureToP1363, scanTpmtSignature } from './signature';
 import type { Tpm2b } from './tpm2b';
 
 /** Signing scheme names as upstream's `accept_tpm_signing_algs` spells them. */
@@ -109,9 +109,8 @@ function selectionPairs(list: TpmlPcrSelection): number[] {
   return out;
 }
 
-function sameSelection(a: TpmlPcrSelection, b: TpmlPcrSelection): boolean {
-  const x = selectionPairs(a);
-  const y = selectionPairs(b);
+/** Same set of PCRs, given as selection pairs. */
+function samePairs(x: readonly number[], y: readonly number[]): boolean {
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i += 2) {
     const at = findBank(y, x[i] as number);
@@ -120,27 +119,102 @@ function sameSelection(a: TpmlPcrSelection, b: TpmlPcrSelection): boolean {
   return true;
 }
 
+/**
+ * Equality without a data-dependent early exit once lengths match (like timingSafeEqual); in JS because
+ * the native call costs more than comparing 20-64 bytes on the hot path.
+ */
 function bytesEqualCt(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
+  return d === 0;
+}
+
+/** `a` equals the char codes of `s` (an all-ASCII string's UTF-8 bytes, or a latin1 digest), as above. */
+function codesEqualCt(a: Uint8Array, s: string): boolean {
+  if (a.length !== s.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ s.charCodeAt(i);
+  return d === 0;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 function nonceMatches(extraData: Uint8Array, nonce: string | Uint8Array): boolean {
   if (typeof nonce !== 'string') return bytesEqualCt(extraData, nonce);
-  if (bytesEqualCt(extraData, Buffer.from(nonce, 'utf8'))) return true;
+  if (
+    isAscii(nonce)
+      ? codesEqualCt(extraData, nonce)
+      : bytesEqualCt(extraData, Buffer.from(nonce, 'utf8'))
+  )
+    return true;
   return isBase64(nonce) && bytesEqualCt(extraData, Buffer.from(nonce, 'base64'));
 }
 
-/** The strict decoder's verdict on a blob the fast scan refused: normally throws with offset and field. */
-function strictPcrBlob(bytes: Uint8Array): {
-  selections: TpmlPcrSelection;
-  values: PcrBlobValue[];
-} {
+/**
+ * The strict decoder's verdict on a blob the fast scan refused: normally throws with offset and field.
+ * Should it accept, its values are copied into `src` so the rest of the path reads them alike.
+ */
+function strictPcrBlob(bytes: Uint8Array): { src: Uint8Array; layout: PcrBlobLayout } {
   const blob = decodePcrBlob(bytes);
-  return { selections: blob.selections, values: pcrBlobValues(blob) };
+  const list = pcrBlobValues(blob);
+  let total = 0;
+  for (const v of list) total += v.value.length;
+  const src = new Uint8Array(total);
+  const values: number[] = [];
+  let at = 0;
+  for (const v of list) {
+    src.set(v.value, at);
+    values.push(v.hash, v.pcr, at, v.value.length);
+    at += v.value.length;
+  }
+  return { src, layout: { selection: selectionPairs(blob.selections), values } };
 }
 
+/** Reused for the concatenated PCR values (consumed before checkQuote returns); grows up to a cap. */
+const CONCAT_MAX = 16 * 1024;
+let concatBuf = Buffer.allocUnsafeSlow(1024);
+let concatView = new DataView(concatBuf.buffer, concatBuf.byteOffset, concatBuf.length);
+
+/**
+ * The values [bank, pcr, offset, size]* of `src` concatenated into the reused buffer (or a fresh one
+ * when large), 4 bytes at a time: a byte loop costs more than the rest of the PCR digest check.
+ */
+function concatValues(src: Uint8Array, v: readonly number[], total: number): Buffer {
+  if (total > concatBuf.length) {
+    if (total > CONCAT_MAX) {
+      const out = Buffer.allocUnsafeSlow(total);
+      let at = 0;
+      for (let k = 0; k < v.length; k += 4) {
+        const from = v[k + 2] as number;
+        out.set(src.subarray(from, from + (v[k + 3] as number)), at);
+        at += v[k + 3] as number;
+      }
+      return out;
+    }
+    concatBuf = Buffer.allocUnsafeSlow(total);
+    concatView = new DataView(concatBuf.buffer, concatBuf.byteOffset, concatBuf.length);
+  }
+  const out = concatBuf;
+  const dv = concatView;
+  const sv = new DataView(src.buffer, src.byteOffset, src.length);
+  let at = 0;
+  for (let k = 0; k < v.length; k += 4) {
+    let i = v[k + 2] as number;
+    const end = i + (v[k + 3] as number);
+    for (; i + 4 <= end; i += 4, at += 4) dv.setUint32(at, sv.getUint32(i, true), true);
+    for (; i < end; i++) out[at++] = src[i] as number;
+  }
+  return out;
+}
+
+const DEFAULT_SIGN_ALGS: readonly QuoteSignAlg[] = ['rsassa', 'ecdsa'];
+
 function checkQuote(parts: QuoteParts, ex: QuoteExpectations): Verdict<VerifiedQuote> {
-  const sig = decodeTpmtSignature(parts.signature);
+  const sig = scanTpmtSignature(parts.signature) ?? decodeTpmtSignature(parts.signature);
   const pub = ex.ak.public.value;
   // verifier §3.2 step 2: RSA AKs sign quotes with RSASSA only, ECC AKs with ECDSA only.
   const wanted = pub.type === TpmAlg.Rsa ? TpmAlg.RsaSsa : TpmAlg.Ecdsa;
@@ -150,7 +224,7 @@ function checkQuote(parts: QuoteParts, ex: QuoteExpectations): Verdict<VerifiedQ
     );
   }
   const signName = SIGN_ALG_NAMES.get(sig.sigAlg) as QuoteSignAlg;
-  if (!(ex.acceptedSignAlgs ?? ['rsassa', 'ecdsa']).includes(signName)) {
+  if (!(ex.acceptedSignAlgs ?? DEFAULT_SIGN_ALGS).includes(signName)) {
     return quoteFailure(`signing algorithm ${signName} is not accepted`);
   }
   const hashName = hashAlgName(sig.hash);
@@ -176,32 +250,34 @@ function checkQuote(parts: QuoteParts, ex: QuoteExpectations): Verdict<VerifiedQ
   if (!nonceMatches(attest.extraData, ex.nonce)) {
     return quoteFailure('The nonce from the attestation differs from the expected nonce');
   }
-  const blob = scanPcrBlob(parts.pcrBlob) ?? strictPcrBlob(parts.pcrBlob);
-  if (!sameSelection(attest.attested.pcrSelect, blob.selections)) {
+  const scanned = scanPcrBlobLayout(parts.pcrBlob);
+  const { src, layout } =
+    scanned !== undefined ? { src: parts.pcrBlob, layout: scanned } : strictPcrBlob(parts.pcrBlob);
+  if (!samePairs(selectionPairs(attest.attested.pcrSelect), layout.selection)) {
     return quoteFailure('PCRs in the PCR blob differ from the PCRs the quote selected');
   }
   // One copy and one hash call: cheaper than an update per PCR (the verifier's hot path).
-  const values = blob.values;
+  const v = layout.values;
   let total = 0;
-  for (const v of values) total += v.value.length;
-  const all = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (const v of values) {
-    all.set(v.value, at);
-    at += v.value.length;
-  }
-  if (!bytesEqualCt(oneShotHash(hashName, all, 'buffer'), attest.attested.pcrDigest)) {
+  for (let k = 3; k < v.length; k += 4) total += v[k] as number;
+  const all = concatValues(src, v, total);
+  // A 'binary' (latin1) string, char code = byte, comes back without allocating a Buffer.
+  const digest = oneShotHash(hashName, new Uint8Array(all.buffer, all.byteOffset, total), 'binary');
+  if (!codesEqualCt(attest.attested.pcrDigest, digest)) {
     return quoteFailure(
       'The digest used for quoting is different than the one that was calculated',
     );
   }
-  const hexAll = all.toString('hex');
+  // Eager on purpose: the verifier reads every quoted PCR (policy loop, PCR 16, IMA), so a lazy map
+  // would only move this cost to the caller. One hex conversion, then slices.
+  const hexAll = all.toString('hex', 0, total);
   const bank = hashAlgId(hashName);
   const pcrs = new Map<number, string>();
-  at = 0;
-  for (const v of values) {
-    if (v.hash === bank) pcrs.set(v.pcr, hexAll.slice(at * 2, (at + v.value.length) * 2));
-    at += v.value.length;
+  let at = 0;
+  for (let k = 0; k < v.length; k += 4) {
+    const size = v[k + 3] as number;
+    if (v[k] === bank) pcrs.set(v[k + 1] as number, hexAll.slice(at * 2, (at + size) * 2));
+    at += size;
   }
   return {
     ok: true,
@@ -225,7 +301,7 @@ export function verifyQuote(
   expect: QuoteExpectations,
 ): Verdict<VerifiedQuote> {
   try {
-    return checkQuote(typeof quote === 'string' ? parseQuoteString(quote) : quote, expect);
+    return checkQuote(typeof quote === 'string' ? parseQuoteStringTransient(quote) : quote, expect);
   } catch (e) {
     if (e instanceof KeylimeError) return quoteFailure(e.message);
     throw e;

@@ -66,6 +66,32 @@ export function decodeTpmtSignature(bytes: Uint8Array): TpmtSignature {
   return decodeAll(bytes, readTpmtSignature);
 }
 
+/**
+ * Fast path for the verifier: a TPMT_SIGNATURE by offset arithmetic, without the Reader's field
+ * bookkeeping. Accepts exactly what decodeTpmtSignature accepts (a property test checks this);
+ * undefined means "let the strict decoder decide" — it then reports offset and field.
+ */
+export function scanTpmtSignature(b: Uint8Array): TpmtSignature | undefined {
+  const len = b.length;
+  if (len < 6) return undefined;
+  const sigAlg = ((b[0] as number) << 8) | (b[1] as number);
+  const hash = ((b[2] as number) << 8) | (b[3] as number);
+  const n = ((b[4] as number) << 8) | (b[5] as number);
+  if (sigAlg === TpmAlg.RsaSsa || sigAlg === TpmAlg.RsaPss) {
+    if (n === 0 || n > MAX_RSA_SIG || 6 + n !== len) return undefined;
+    return { sigAlg, hash, sig: b.subarray(6, len) };
+  }
+  if (sigAlg !== TpmAlg.Ecdsa || n === 0 || n > MAX_ECC_PARAM || 8 + n > len) return undefined;
+  const m = ((b[6 + n] as number) << 8) | (b[7 + n] as number);
+  if (m === 0 || m > MAX_ECC_PARAM || 8 + n + m !== len) return undefined;
+  return {
+    sigAlg,
+    hash,
+    signatureR: b.subarray(6, 6 + n),
+    signatureS: b.subarray(8 + n, len),
+  };
+}
+
 /** Marshals a TPMT_SIGNATURE. */
 export function encodeTpmtSignature(s: TpmtSignature): Uint8Array {
   const w = new Writer(6 + 512);
