@@ -879,6 +879,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   // Spread enrolment over at least one quote interval so quote phases are spread as in a real fleet.
   const spreadMs = opts.intervalSeconds * 1000;
   let enrolFailures = 0;
+  let enrolled = 0;
   let firstEnrolError = '';
   await pool(
     agents,
@@ -920,6 +921,8 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
         mtls_cert: mtlsCert,
         supported_version: '2.6',
       });
+      enrolled++;
+      if (enrolled % 2000 === 0) progress(`${db} N=${n}: ${enrolled} enrolled`);
       if (r.status !== 200) {
         enrolFailures++;
         firstEnrolError ||= `${a.id}: ${r.status} ${r.body.slice(0, 300)}`;
