@@ -13,15 +13,88 @@ import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 
-/** Built entry points (design.md, "Entry points"). */
+const ENTRY_FILES = [
+  'registrar/main.js',
+  'verifier/main.js',
+  'agent/main.js',
+  'tenant/main.js',
+  'tenant/policy.js',
+  'tenant/ca.js',
+] as const;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Entry files' sizes, or undefined while one is missing (a build is under way). */
+function entrySizes(apps: string): string | undefined {
+  try {
+    return ENTRY_FILES.map((f) => fs.statSync(path.join(apps, f)).size).join(',');
+  } catch {
+    return undefined;
+  }
+}
+
+let snapshot: string | undefined;
+
+/**
+ * The `apps/` directory the tests run from: KEYLIME_E2E_DIST's when set, else a private copy of
+ * this checkout's dist/apps taken once per process — in a shared checkout another build may
+ * delete and rewrite dist/ while the suite runs, and a running test must not lose its files.
+ */
+function builtApps(): string {
+  const given = process.env['KEYLIME_E2E_DIST'];
+  if (given !== undefined) return path.join(given, 'apps');
+  if (snapshot !== undefined) return snapshot;
+  const source = path.join(REPO_ROOT, 'dist', 'apps');
+  // Wait (bounded) until every entry file exists and stops changing.
+  const deadline = Date.now() + 180_000;
+  let previous = entrySizes(source);
+  for (;;) {
+    sleepSync(1000);
+    const now = entrySizes(source);
+    if (now !== undefined && now === previous) break;
+    if (Date.now() > deadline) throw new Error(`no complete build in ${source}; run nx build`);
+    previous = now;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-e2e-dist-'));
+  // Jest workers may end without 'exit' handlers: suites also call removeBuiltSnapshot().
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.cpSync(source, dir, { recursive: true, filter: (f) => !f.endsWith('.map') });
+  snapshot = dir;
+  return dir;
+}
+
+/** Removes this process's copy of the build (call in afterAll; also attempted at exit). */
+export function removeBuiltSnapshot(): void {
+  if (snapshot !== undefined) fs.rmSync(snapshot, { recursive: true, force: true });
+  snapshot = undefined;
+}
+
+/** Built entry points (design.md, "Entry points"), resolved when first used. */
 export const BUILT = {
-  registrar: path.join(REPO_ROOT, 'dist/apps/registrar/main.js'),
-  verifier: path.join(REPO_ROOT, 'dist/apps/verifier/main.js'),
-  agent: path.join(REPO_ROOT, 'dist/apps/agent/main.js'),
-  tenant: path.join(REPO_ROOT, 'dist/apps/tenant/main.js'),
-  policy: path.join(REPO_ROOT, 'dist/apps/tenant/policy.js'),
-  ca: path.join(REPO_ROOT, 'dist/apps/tenant/ca.js'),
-} as const;
+  get registrar(): string {
+    return path.join(builtApps(), 'registrar/main.js');
+  },
+  get verifier(): string {
+    return path.join(builtApps(), 'verifier/main.js');
+  },
+  get agent(): string {
+    return path.join(builtApps(), 'agent/main.js');
+  },
+  get tenant(): string {
+    return path.join(builtApps(), 'tenant/main.js');
+  },
+  get policy(): string {
+    return path.join(builtApps(), 'tenant/policy.js');
+  },
+  get ca(): string {
+    return path.join(builtApps(), 'tenant/ca.js');
+  },
+};
+
+/** Lets the copied bundles find their external native modules (better-sqlite3, zeromq). */
+export const NODE_PATH = path.join(REPO_ROOT, 'node_modules');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -69,7 +142,7 @@ export function startBuilt(
   let out = '';
   const child = spawn(process.execPath, [file], {
     cwd: ws.dir,
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...ws.env, ...env },
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NODE_PATH, ...ws.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -1,3 +1,4 @@
+/** @module services.spec: the built verifier and registrar start, answer over (m)TLS, refuse bad options. */
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -5,6 +6,7 @@ import {
   clientTls,
   createWorkspace,
   freePort,
+  removeBuiltSnapshot,
   request,
   startBuilt,
   waitUntilAnswering,
@@ -21,6 +23,7 @@ describe('built services start from upstream config and answer /version', () => 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));
     ws.remove();
+    removeBuiltSnapshot();
   });
 
   it('verifier: generates cv_ca, answers over mTLS, refuses a client without certificate', async () => {
