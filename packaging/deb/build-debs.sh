@@ -200,7 +200,7 @@ fi
 
 if has_role registrar && has_role verifier && has_role tenant && has_role agent; then
   new_pkg keylime
-  control keylime "$arch" "keylime-base (= $V), keylime-registrar (= $V), keylime-verifier (= $V), keylime-tenant (= $V), keylime-agent (= $V)" \
+  control keylime all "keylime-base (= $V), keylime-registrar (= $V), keylime-verifier (= $V), keylime-tenant (= $V), keylime-agent (= $V)" \
     "Keylime remote attestation (TypeScript implementation), all roles
  Meta package installing every keylime-ts role on one host."
 fi

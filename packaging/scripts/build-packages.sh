@@ -3,13 +3,16 @@
 # (packaging/deb/build-debs.sh) from the Nx build output in dist/apps.
 #
 #   build-packages.sh [--roles "registrar verifier tenant agent"] [--out DIR] [--release N]
-#                     [--work DIR] [--apps DIR] [--default-config-note TEXT]
+#                     [--work DIR] [--apps DIR | --from-src TARBALL] [--default-config-note TEXT]
 #
 # --roles      roles to package (default: all four, which also builds the keylime meta package)
 # --out        output folder; gets rpm/ and deb/, each a local repository (default dist/packages)
 # --release    package release / Debian revision (default 1)
 # --work       scratch folder (default tmp/packaging/build-<release>)
 # --apps       where the Nx build put the bundles (default dist/apps)
+# --from-src   rebuild from a source tarball an earlier run left in <out>/src instead of staging
+#              dist/apps and node_modules again (the upgrade test builds release 2 this way, so
+#              both releases hold the same bundles)
 # --default-config-note
 #              append this comment line to every shipped default config; the upgrade install test
 #              uses it to make the defaults of two releases differ.
@@ -23,6 +26,7 @@ out="$repo/dist/packages"
 release=1
 work=""
 apps="$repo/dist/apps"
+from_src=""
 config_note=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --release) release=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --apps) apps=$2; shift 2 ;;
+    --from-src) from_src=$2; shift 2 ;;
     --default-config-note) config_note=$2; shift 2 ;;
     *) echo "build-packages.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -52,106 +57,123 @@ srcname=keylime-ts
 src="$work/src/$srcname-$version"
 
 rm -rf "$work"
-mkdir -p "$src/apps" "$src/node_modules" "$src/packaging" "$work/rpmbuild/SOURCES" "$out"
+mkdir -p "$work/rpmbuild/SOURCES" "$out"
 
-# --- 1. bundles -------------------------------------------------------------------------------
-declare -A bundles=([registrar]="main" [verifier]="main" [tenant]="main policy ca" [agent]="main")
-for role in $roles; do
-  [ -n "${bundles[$role]:-}" ] || { echo "build-packages.sh: unknown role $role" >&2; exit 2; }
-  for b in ${bundles[$role]}; do
-    f="$apps/$role/$b.js"
-    [ -f "$f" ] || { echo "build-packages.sh: $f missing; run: npx nx build $role" >&2; exit 1; }
-  done
-  # The bundles and the assets the app's build copies beside them (the registrar's fallback
-  # tpm_cert_store). Not shipped: source maps (they double the size and nothing enables them)
-  # and the package.json stub esbuild writes.
-  mkdir -p "$src/apps/$role"
-  cp -a "$apps/$role/." "$src/apps/$role/"
-  find "$src/apps/$role" \( -name '*.map' -o -path "$src/apps/$role/package.json" \) -delete
-done
-
-# --- 2. the runtime part of the external native modules, shipped once in keylime-base ---------
-# Which externals the bundles load (project.json "external"); better-sqlite3 always ships because
-# the SQLite database is the default for registrar and verifier.
-needed="better-sqlite3"
-for ext in zeromq pg-native; do
-  if grep -qs "require(\"$ext\")" "$src"/apps/*/*.js; then
-    if [ -d "$repo/node_modules/$ext" ]; then
-      needed="$needed $ext"
-    else
-      # pg's optional native client: pg falls back to its JavaScript client when it is absent.
-      echo "build-packages.sh: note: a bundle mentions $ext, not installed, not shipped" >&2
-    fi
-  fi
-done
-
-module_dir() { # module_dir <name> <from dir>: Node's node_modules lookup, walking up from <from>
-  local d=$2
-  while :; do
-    if [ -f "$d/node_modules/$1/package.json" ]; then
-      echo "$d/node_modules/$1"
-      return 0
-    fi
-    [ "$d" != / ] || { echo "build-packages.sh: module $1 not found from $2" >&2; return 1; }
-    d=$(dirname "$d")
-  done
-}
-# copy_module <name> <resolve-from> <relative paths to keep...>: only what runs, no sources.
-bundled=""
-copy_module() {
-  local name=$1 from=$2 dir rel
-  shift 2
-  dir=$(module_dir "$name" "$from")
-  mkdir -p "$src/node_modules/$name"
-  for rel in package.json "$@"; do
-    for m in "$dir"/$rel; do
-      [ -e "$m" ] || continue
-      mkdir -p "$(dirname "$src/node_modules/$name/${m#"$dir"/}")"
-      cp -a "$m" "$src/node_modules/$name/${m#"$dir"/}"
+# stage: the source tree from dist/apps, the runtime node_modules and packaging/rpm
+stage() {
+  mkdir -p "$src/apps" "$src/node_modules" "$src/packaging"
+  # --- 1. bundles -------------------------------------------------------------------------------
+  declare -A bundles=([registrar]="main" [verifier]="main" [tenant]="main policy ca" [agent]="main")
+  for role in $roles; do
+    [ -n "${bundles[$role]:-}" ] || { echo "build-packages.sh: unknown role $role" >&2; exit 2; }
+    for b in ${bundles[$role]}; do
+      f="$apps/$role/$b.js"
+      [ -f "$f" ] || { echo "build-packages.sh: $f missing; run: npx nx build $role" >&2; exit 1; }
     done
+    # The bundles and the assets the app's build copies beside them (the registrar's fallback
+    # tpm_cert_store). Not shipped: source maps (they double the size and nothing enables them)
+    # and the package.json stub esbuild writes.
+    mkdir -p "$src/apps/$role"
+    cp -a "$apps/$role/." "$src/apps/$role/"
+    find "$src/apps/$role" \( -name '*.map' -o -path "$src/apps/$role/package.json" \) -delete
   done
-  bundled="$bundled $name=$(node -p "require('$dir/package.json').version")"
-}
-arch_dir=$(node -p 'process.arch')
-for mod in $needed; do
-  case "$mod" in
-    better-sqlite3)
-      d=$(module_dir better-sqlite3 "$repo")
-      copy_module better-sqlite3 "$repo" LICENSE lib build/Release/better_sqlite3.node
-      copy_module bindings "$d" LICENSE.md bindings.js
-      copy_module file-uri-to-path "$(module_dir bindings "$d")" LICENSE index.js
-      ;;
-    zeromq)
-      d=$(module_dir zeromq "$repo")
-      copy_module zeromq "$repo" 'LICENSE*' '*.js' lib build/manifest.json \
-        "build/linux/$arch_dir/node/glibc-*"
-      copy_module cmake-ts "$d" build/loader.js build/lib.js
-      # zeromq ships one prebuilt addon per Node ABI and its loader tries them newest first.
-      # Some need a newer glibc/libstdc++ than the build host has (GLIBC_2.38 on Debian 12);
-      # keep only those this host can load, so the automatic ELF Requires of the package stay
-      # satisfiable on the systems we build for, and drop the others from the manifest.
-      for f in "$src"/node_modules/zeromq/build/linux/"$arch_dir"/node/*/addon.node; do
-        case "$(ldd "$f" 2>&1 || true)" in *"not found"*) rm -rf "$(dirname "$f")" ;; esac
-      done
-      node -e '
-        const fs = require("fs"), path = require("path"), dir = process.argv[1];
-        const file = path.join(dir, "manifest.json");
-        const m = JSON.parse(fs.readFileSync(file, "utf8"));
-        const kept = Object.fromEntries(Object.entries(m).filter(([, p]) => fs.existsSync(path.join(dir, p))));
-        if (Object.keys(kept).length === 0) throw new Error("no loadable zeromq addon for this host");
-        fs.writeFileSync(file, JSON.stringify(kept));' "$src/node_modules/zeromq/build"
-      ;;
-    pg-native)
-      copy_module pg-native "$repo" LICENSE index.js lib
-      ;;
-  esac
-done
-# No source maps, type declarations or tests inside the shipped modules.
-find "$src/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' \) -delete
 
-# --- 3. packaging files -------------------------------------------------------------------------
-cp -a "$repo/packaging/rpm" "$src/packaging/rpm"
-cp "$repo/packaging/README.md" "$src/packaging/README.md"
+  # --- 2. the runtime part of the external native modules, shipped once in keylime-base ---------
+  # Which externals the bundles load (project.json "external"); better-sqlite3 always ships because
+  # the SQLite database is the default for registrar and verifier.
+  needed="better-sqlite3"
+  for ext in zeromq pg-native; do
+    if grep -qs "require(\"$ext\")" "$src"/apps/*/*.js; then
+      if [ -d "$repo/node_modules/$ext" ]; then
+        needed="$needed $ext"
+      else
+        # pg's optional native client: pg falls back to its JavaScript client when it is absent.
+        echo "build-packages.sh: note: a bundle mentions $ext, not installed, not shipped" >&2
+      fi
+    fi
+  done
+
+  module_dir() { # module_dir <name> <from dir>: Node's node_modules lookup, walking up from <from>
+    local d=$2
+    while :; do
+      if [ -f "$d/node_modules/$1/package.json" ]; then
+        echo "$d/node_modules/$1"
+        return 0
+      fi
+      [ "$d" != / ] || { echo "build-packages.sh: module $1 not found from $2" >&2; return 1; }
+      d=$(dirname "$d")
+    done
+  }
+  # copy_module <name> <resolve-from> <relative paths to keep...>: only what runs, no sources.
+  copy_module() {
+    local name=$1 from=$2 dir rel
+    shift 2
+    dir=$(module_dir "$name" "$from")
+    mkdir -p "$src/node_modules/$name"
+    for rel in package.json "$@"; do
+      for m in "$dir"/$rel; do
+        [ -e "$m" ] || continue
+        mkdir -p "$(dirname "$src/node_modules/$name/${m#"$dir"/}")"
+        cp -a "$m" "$src/node_modules/$name/${m#"$dir"/}"
+      done
+    done
+  }
+  arch_dir=$(node -p 'process.arch')
+  for mod in $needed; do
+    case "$mod" in
+      better-sqlite3)
+        d=$(module_dir better-sqlite3 "$repo")
+        copy_module better-sqlite3 "$repo" LICENSE lib build/Release/better_sqlite3.node
+        copy_module bindings "$d" LICENSE.md bindings.js
+        copy_module file-uri-to-path "$(module_dir bindings "$d")" LICENSE index.js
+        ;;
+      zeromq)
+        d=$(module_dir zeromq "$repo")
+        copy_module zeromq "$repo" 'LICENSE*' '*.js' lib build/manifest.json \
+          "build/linux/$arch_dir/node/glibc-*"
+        copy_module cmake-ts "$d" build/loader.js build/lib.js
+        # zeromq ships one prebuilt addon per Node ABI and its loader tries them newest first.
+        # Some need a newer glibc/libstdc++ than the build host has (GLIBC_2.38 on Debian 12);
+        # keep only those this host can load, so the automatic ELF Requires of the package stay
+        # satisfiable on the systems we build for, and drop the others from the manifest.
+        for f in "$src"/node_modules/zeromq/build/linux/"$arch_dir"/node/*/addon.node; do
+          case "$(ldd "$f" 2>&1 || true)" in *"not found"*) rm -rf "$(dirname "$f")" ;; esac
+        done
+        node -e '
+          const fs = require("fs"), path = require("path"), dir = process.argv[1];
+          const file = path.join(dir, "manifest.json");
+          const m = JSON.parse(fs.readFileSync(file, "utf8"));
+          const kept = Object.fromEntries(Object.entries(m).filter(([, p]) => fs.existsSync(path.join(dir, p))));
+          if (Object.keys(kept).length === 0) throw new Error("no loadable zeromq addon for this host");
+          fs.writeFileSync(file, JSON.stringify(kept));' "$src/node_modules/zeromq/build"
+        ;;
+      pg-native)
+        copy_module pg-native "$repo" LICENSE index.js lib
+        ;;
+    esac
+  done
+  # No source maps, type declarations or tests inside the shipped modules.
+  find "$src/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' \) -delete
+
+  # --- 3. packaging files -------------------------------------------------------------------------
+  cp -a "$repo/packaging/rpm" "$src/packaging/rpm"
+  cp "$repo/packaging/README.md" "$src/packaging/README.md"
+}
+
+if [ -n "$from_src" ]; then
+  mkdir -p "$work/src"
+  tar -C "$work/src" -xzf "$from_src"
+  [ -d "$src" ] || { echo "build-packages.sh: $from_src has no $srcname-$version/" >&2; exit 1; }
+  roles=$(cd "$src/apps" && echo *)
+else
+  stage
+fi
+# bundled() Provides: every shipped module with its version
+bundled=""
+for m in "$src"/node_modules/*/package.json; do
+  [ -f "$m" ] || continue
+  bundled="$bundled $(basename "$(dirname "$m")")=$(node -p "require('$m').version")"
+done
 if [ -n "$config_note" ]; then
   for c in "$src"/packaging/rpm/config/*.conf; do printf '# %s\n' "$config_note" >>"$c"; done
 fi
@@ -172,7 +194,9 @@ rpmbuild "${load[@]}" --quiet -bb \
   --define "node_abi $node_abi" --define "bundled_node_modules ${bundled# }" \
   "${without[@]}" "$repo/packaging/rpm/keylime.spec"
 
-mkdir -p "$out/rpm"
+mkdir -p "$out/rpm" "$out/src"
+# keep the source tarball: the exact input of these packages, and what --from-src takes
+[ -n "$from_src" ] || cp "$work/rpmbuild/SOURCES/$srcname-$version.tar.gz" "$out/src/$srcname-$version-$release.tar.gz"
 for r in base $roles; do
   case "$r" in agent) names="keylime-agent-common keylime-agent" ;; *) names="keylime-$r" ;; esac
   for n in $names; do rm -f "$out/rpm/$n-[0-9]"*.rpm; done

@@ -3,10 +3,10 @@
 # `dnf --installroot` from local repositories, .debs with apt-get + `dpkg --root` (isolated apt
 # configuration). Nothing outside the roots is touched: no host /etc, /usr or alternatives.
 #
-#   run-install-tests.sh [--packages DIR] [--apps DIR] [--only rpm|deb] [--keep]
+#   run-install-tests.sh [--packages DIR] [--only rpm|deb] [--keep]
 #
-# --packages  where the package target put the packages (default dist/packages)
-# --apps      the bundles, for building the release-2 packages of the upgrade test
+# --packages  where the package target put the packages (default dist/packages); its src/ holds
+#             the source tarball they were built from, which the test rebuilds as release 2
 # --keep      keep the scratch folder (roots, logs) for debugging
 #
 # Scenarios (issue #11), for each package format:
@@ -29,13 +29,11 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 packages="$repo/dist/packages"
-apps="$repo/dist/apps"
 only=""
 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --packages) packages=$2; shift 2 ;;
-    --apps) apps=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "run-install-tests.sh: unknown argument $1" >&2; exit 2 ;;
@@ -126,8 +124,16 @@ addons=$(find "$repo/node_modules/better-sqlite3/build/Release" \
   -o -name better_sqlite3.node 2>/dev/null || true)
 # shellcheck disable=SC2086 # one addon path per word
 bash "$here/build-test-packages.sh" "$W/testpkgs" "$W/testpkgs-work" $addons
-bash "$repo/packaging/scripts/build-packages.sh" --apps "$apps" --release 2 \
+# release 2 from the very source tarball of release 1: only the default configs differ
+version=$(node -p "require('$repo/package.json').version")
+srctar="$packages/src/keylime-ts-$version-1.tar.gz"
+[ -f "$srctar" ] || { echo "run-install-tests.sh: $srctar missing; run: npx nx package packaging" >&2; exit 1; }
+bash "$repo/packaging/scripts/build-packages.sh" --from-src "$srctar" --release 2 \
   --out "$W/rel2" --work "$W/rel2-work" --default-config-note "release 2 default" >/dev/null
+# the unpacked source: the bundles exactly as packaged, for the agent's control run
+mkdir -p "$W/src"
+tar -C "$W/src" -xzf "$srctar"
+apps="$W/src/keylime-ts-$version/apps"
 rm -rf "$W/testpkgs-work" "$W/rel2-work"
 createrepo_c -q "$W/testpkgs/rpm"
 (cd "$W/testpkgs/deb" && dpkg-scanpackages -m . >Packages 2>/dev/null)
@@ -477,10 +483,10 @@ agent_client_opts() { # one line: the agent's server cert is its own; show the v
 }
 
 # agent_works_unpackaged <root name> <registrar port> <registrar tls port>: the capability read
-# for the agent. Runs the bundle the package was built from (--apps) on the host with the
-# packaged default agent.conf (state in the scratch folder, no privilege drop, its own agent id
-# and swtpm so the registrar sees a new agent) against the same registrar. Only when this works
-# is a failure of the packaged agent the packaging's fault. Done once per test run.
+# for the agent. Runs the bundle the package was built from (from its source tarball) on the host
+# with the packaged default agent.conf (state in the scratch folder, no privilege drop, its own
+# agent id and swtpm so the registrar sees a new agent) against the same registrar. Only when this
+# works is a failure of the packaged agent the packaging's fault. Done once per test run.
 agent_works_unpackaged() {
   local d="$W/control-agent" port tpm pid tpm_pid rc=0 opts
   if [ -f "$d/result" ]; then return "$(cat "$d/result")"; fi
