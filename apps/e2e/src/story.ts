@@ -10,6 +10,7 @@ import { removeBuiltSnapshot } from './processes';
 import { startSystem } from './system';
 import type { AgentStatus, CliResult, KeylimeSystem, Machine } from './system';
 import { revocationSignatureValid, startWebhookReceiver } from './webhook';
+import { storedZip } from './zip';
 import type { WebhookReceiver } from './webhook';
 
 /** Where the registrar and the verifier keep their tables for one run of the story. */
@@ -252,7 +253,7 @@ export function describeStory(title: string, database?: () => Promise<StoryDatab
       expect(attested(await peer.status())).toBe(true);
     }, 60_000);
 
-    it('after a reboot the agent restarts with the same identity and is attested again', async () => {
+    it('after a reboot the agent restarts with the same identity, takes an -f payload with --verify and is attested again', async () => {
       const mtlsCert = fs.readFileSync(path.join(web.dir, 'server-cert.crt'), 'utf8');
       expectOk(await sys.tenant(['-c', 'delete', '-u', web.agentId]), sys);
       await web.stopAgent();
@@ -267,7 +268,24 @@ export function describeStory(title: string, database?: () => Promise<StoryDatab
       ).results;
       expect(record['aik_tpm']).toBe(registeredAk);
       expect(record['mtls_cert']).toBe(mtlsCert);
-      expectOk(await sys.tenant(['-c', 'add', '-u', web.agentId, ...policyFiles()]), sys);
+      // This time an operator-made zip delivered with -f (and --verify).
+      const zip = path.join(files, 'payload.zip');
+      fs.writeFileSync(
+        zip,
+        storedZip({ 'autorun.sh': '#!/bin/sh\necho rebooted > autorun.ran\n' }),
+      );
+      expectOk(
+        await sys.tenant(['-c', 'add', '-u', web.agentId, ...policyFiles(), '-f', zip, '--verify']),
+        sys,
+      );
+      const marker = path.join(web.dir, 'secure', 'unzipped', 'autorun.ran');
+      await waitFor(
+        'autorun.sh of the -f payload',
+        () => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === 'rebooted\n',
+        Boolean,
+        10_000,
+        logs,
+      );
       const again = await waitFor(
         'quotes after the reboot',
         status(web),
