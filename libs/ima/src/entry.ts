@@ -43,7 +43,6 @@ export interface ParsedImaEntry extends ImaEntry {
   readonly templateData: Buffer;
 }
 
-const TEMPLATES: ReadonlySet<string> = new Set(Object.values(ImaTemplate));
 /** `n` of template `ima` is a fixed 256-byte field: name, NUL, zero padding. */
 const LEGACY_NAME_FIELD = 256;
 /** signature_v2_hdr: type u8, version u8, hash_algo u8, keyid u32, sig_size u16 (big-endian). */
@@ -86,8 +85,11 @@ export function parseLineInto(line: string, enc: TemplateEncoder): LineParse {
   // Column 2 is validated lazily (isHex) by callers, only when it differs from the computed hash.
   const templateHash = line.slice(s1 + 1, s2);
   const templateName = line.slice(s2 + 1, s3);
-  if (!TEMPLATES.has(templateName)) return { error: `no parser for template '${templateName}'` };
-  const template = templateName as ImaTemplate;
+  // Plain comparisons: a Set lookup would hash this fresh string on every line.
+  if (templateName !== 'ima-ng' && templateName !== 'ima-sig' && templateName !== 'ima-buf' && templateName !== 'ima') {
+    return { error: `no parser for template '${templateName}'` };
+  }
+  const template: ImaTemplate = templateName;
   const wanted = template === 'ima' || template === 'ima-ng' ? 2 : 3;
   const d0 = s3 + 1;
   const f1 = line.indexOf(' ', d0);
@@ -101,18 +103,21 @@ export function parseLineInto(line: string, enc: TemplateEncoder): LineParse {
   if (template === 'ima') {
     // `d` is the raw digest, `n` a fixed 256-byte field (ast.py Digest/Name legacy=True).
     if (enc.hex(d.hex) < 0) return { error: 'digest is not valid hex' };
+    const upper = enc.hexHadUpper;
     const n = enc.utf8(name);
     if (n > LEGACY_NAME_FIELD - 1) return { error: `name longer than ${LEGACY_NAME_FIELD - 1} bytes` };
     enc.zeros(LEGACY_NAME_FIELD - n);
-    return { entry: build(pcr, templateHash, template, d, name, undefined, undefined) };
+    return { entry: build(pcr, templateHash, template, d, upper, name, undefined, undefined) };
   }
 
   const dErr = writeDigestNg(enc, d);
   if (dErr !== undefined) return { error: dErr };
+  // Read before a later hex field (ima-buf) overwrites it.
+  const upper = enc.hexHadUpper;
   writeNameNg(enc, name);
 
   if (template === 'ima-ng') {
-    return { entry: build(pcr, templateHash, template, d, name, undefined, undefined) };
+    return { entry: build(pcr, templateHash, template, d, upper, name, undefined, undefined) };
   }
   const third = line.slice(f2 + 1);
   if (template === 'ima-sig') {
@@ -124,7 +129,7 @@ export function parseLineInto(line: string, enc: TemplateEncoder): LineParse {
       enc.u32le(signature.length);
       enc.bytes(signature);
     }
-    return { entry: build(pcr, templateHash, template, d, name, signature, undefined) };
+    return { entry: build(pcr, templateHash, template, d, upper, name, signature, undefined) };
   }
   // ima-buf
   const lenAt = enc.mark();
@@ -133,7 +138,7 @@ export function parseLineInto(line: string, enc: TemplateEncoder): LineParse {
   if (n < 0) return { error: 'buffer is not valid hex' };
   enc.patchU32le(lenAt, n);
   const buffer = enc.copy(lenAt + 4, lenAt + 4 + n);
-  return { entry: build(pcr, templateHash, template, d, name, undefined, buffer) };
+  return { entry: build(pcr, templateHash, template, d, upper, name, undefined, buffer) };
 }
 
 /** Parses one line into an entry with its own copy of the template data, or an error reason. */
@@ -160,7 +165,8 @@ function splitDigest(line: string, start: number, end: number): SplitDigest | st
     if (c2 >= 0 && c2 < end) return 'digest has more than one ":"';
     const alg = line.slice(start, c);
     // The kernel's algorithm names are ASCII; upstream mis-encodes anything else.
-    if (!PRINTABLE_ASCII.test(alg)) return 'digest algorithm name is not printable ASCII';
+    // The usual names skip the regex.
+    if (alg !== 'sha256' && alg !== 'sha1' && !PRINTABLE_ASCII.test(alg)) return 'digest algorithm name is not printable ASCII';
     return { alg, hex: line.slice(c + 1, end) };
   }
   const field = line.slice(start, end);
@@ -208,18 +214,19 @@ function build(
   templateHashHex: string,
   template: ImaTemplate,
   d: SplitDigest,
+  /** `d.hex` has an upper-case digit (known from decoding it). */
+  upper: boolean,
   name: string,
   signature: Buffer | undefined,
   buffer: Buffer | undefined,
 ): RawImaEntry {
-  const digestHex = HAS_UPPER.test(d.hex) ? d.hex.toLowerCase() : d.hex;
+  const digestHex = upper ? d.hex.toLowerCase() : d.hex;
   return { pcr, templateHashHex, template, digestAlg: d.alg, digestHex, name, signature, buffer };
 }
 
 /** Parser error reason for a column 2 that is not hex. */
 export const TEMPLATE_HASH_NOT_HEX = 'template hash is not valid hex';
 
-const HAS_UPPER = /[A-F]/;
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
 /** True iff `text` is even-length hex (either case). */

@@ -7,7 +7,7 @@ import { isHex, parseLineInto, TEMPLATE_HASH_NOT_HEX } from './entry';
 import type { RawImaEntry } from './entry';
 import { EventCollector, ImaEventId, makeEvent } from './failure';
 import type { VerificationResult } from './failure';
-import { digest, digestSize, ffDigest, hashLatin1, latin1ToHex, nodeHashName, zeroDigest } from './hash-alg';
+import { digest, digestSize, ffDigest, hashLatin1, hexEqualsLatin1, latin1ToHex, nodeHashName, zeroDigest } from './hash-alg';
 import type { HashAlg } from './hash-alg';
 import type { ImaKeyring } from './keys/keyring';
 import { withBootAggregates } from './policy/compile';
@@ -147,17 +147,24 @@ export function evaluateImaList(state: ImaAttestState, input: ImaEvaluationInput
     const parsed = parseLineInto(line, enc);
     let error = 'error' in parsed ? parsed.error : undefined;
     let entry: RawImaEntry | undefined;
-    let logHashHex: string | undefined;
+    let violation = false;
+    // Hex of the computed template hash, built only when column 2 does not match it.
+    let mismatchHex: string | undefined;
     let value = ff;
     if (!('error' in parsed)) {
       entry = parsed.entry;
       const col2 = entry.templateHashHex;
       // §4.2 violation rule: an all-zero template hash stands for all-0xff, extended as such.
-      if (col2 !== zeroHex) {
+      if (col2 === zeroHex) {
+        violation = true;
+      } else {
         const data = enc.data();
         const logHash = hashLatin1(logNode, data);
-        logHashHex = latin1ToHex(logHash);
-        if (col2 !== logHashHex && !isHex(col2)) error = TEMPLATE_HASH_NOT_HEX;
+        // Compare column 2 with the binary hash directly: no hex string per entry on a match.
+        if (!hexEqualsLatin1(col2, logHash)) {
+          mismatchHex = latin1ToHex(logHash);
+          if (!isHex(col2)) error = TEMPLATE_HASH_NOT_HEX;
+        }
         value = sameAlg ? logHash : hashLatin1(bankNode, data);
       }
     }
@@ -180,14 +187,14 @@ export function evaluateImaList(state: ImaAttestState, input: ImaEvaluationInput
     if (entry.pcr !== '10') {
       events.add(makeEvent(ImaEventId.ImaPcr, { message: 'IMA PCR is not the configured one', expected: '10', got: entry.pcr }));
     }
-    if (logHashHex === undefined) {
+    if (violation) {
       if (input.reportTomtou) events.add(makeEvent(ImaEventId.Tomtou, 'hash validation was skipped'));
-    } else if (entry.templateHashHex !== logHashHex && entry.templateHashHex.toLowerCase() !== logHashHex) {
+    } else if (mismatchHex !== undefined) {
       events.add(
         makeEvent(ImaEventId.ImaHash, {
           message: 'IMA template hash does not match the calculated hash.',
           expected: entry.templateHashHex,
-          got: logHashHex,
+          got: mismatchHex,
           line: lineNum + 1,
         }),
       );

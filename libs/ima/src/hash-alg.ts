@@ -79,6 +79,30 @@ export function latin1ToHex(s: string): string {
   return out;
 }
 
+/** ASCII code → hex digit value (either case), -1 elsewhere. */
+const HEX_DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_DIGIT[0x30 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_DIGIT[0x41 + i] = 10 + i;
+  HEX_DIGIT[0x61 + i] = 10 + i;
+}
+
+/**
+ * True iff `hex` (either case) spells exactly the bytes of the latin1 string `bytes`. Same answer
+ * as `hex.toLowerCase() === latin1ToHex(bytes)`, without building the hex string (hot loop).
+ */
+export function hexEqualsLatin1(hex: string, bytes: string): boolean {
+  const n = bytes.length;
+  if (hex.length !== 2 * n) return false;
+  for (let i = 0; i < n; i++) {
+    const hi = HEX_DIGIT[hex.charCodeAt(2 * i)] ?? -1;
+    const lo = HEX_DIGIT[hex.charCodeAt(2 * i + 1)] ?? -1;
+    // A non-hex char makes the value negative, so it never equals a byte.
+    if (((hi << 4) | lo) !== bytes.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Hash of `data` with `alg`. */
 export function digest(alg: HashAlg, data: Uint8Array): Buffer {
   return hashWith(NODE_NAMES[alg], data);
