@@ -42,6 +42,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$work" ] || work="$repo/tmp/packaging/build-$release"
 case "$out" in /*) ;; *) out="$repo/$out" ;; esac
+case "$work" in /*) ;; *) work="$repo/$work" ;; esac
+case "$from_src" in /* | "") ;; *) from_src="$repo/$from_src" ;; esac
 
 for tool in rpmbuild dpkg-deb createrepo_c dpkg-scanpackages; do
   command -v "$tool" >/dev/null 2>&1 || {
