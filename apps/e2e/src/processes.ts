@@ -51,7 +51,7 @@ function builtApps(): string {
   const deadline = Date.now() + 180_000;
   let previous = entrySizes(source);
   for (;;) {
-    sleepSync(1000);
+    sleepSync(500);
     const now = entrySizes(source);
     if (now !== undefined && now === previous) break;
     if (Date.now() > deadline) throw new Error(`no complete build in ${source}; run nx build`);
