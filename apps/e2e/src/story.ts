@@ -1,8 +1,8 @@
 /**
- * @module story: the whole-system story as one Jest suite, run once per database: an agent on
- * swtpm registers, is enrolled by keylime_tenant with policies made by keylime-policy, stays
- * attested, unlocks its payload, survives restarts, fails on a file outside its policy (with the
- * signed revocation at the agent and at a webhook), and is deleted everywhere.
+ * @module story: the whole-system story as one Jest suite, run once per database: agents on
+ * swtpm register, are enrolled by keylime_tenant with policies made by keylime-policy, stay
+ * attested, unlock their payloads, survive restarts; one fails on a file outside its policy (the
+ * signed revocation reaches the other agent and a webhook); all are deleted everywhere.
  */
 import fs from 'node:fs';
 import path from 'node:path';
