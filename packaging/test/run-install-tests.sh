@@ -159,7 +159,9 @@ dnf_in() { # dnf_in <root> <extra repo args...> -- <dnf args...>
     --enablerepo=kts --enablerepo=ktstest "${repos[@]}" "$@"
 }
 
-apt_setup() { # apt_setup <root> <name> <sources...>: isolated apt config for one root
+# apt_setup <root> <name> <sources...>: isolated apt config for one root. dpkg --root would
+# still log to the host's /var/log/dpkg.log, hence --log.
+apt_setup() {
   local r=$1 a="$W/apt/$2" src
   shift 2
   mkdir -p "$a/state/lists/partial" "$a/cache/archives/partial" "$a/log" "$a/empty"
@@ -175,7 +177,7 @@ Dir::Etc::SourceParts "$a/empty";
 Dir::Etc::Parts "$a/empty";
 Dir::Etc::PreferencesParts "$a/empty";
 Dir::Etc::TrustedParts "$a/empty";
-DPkg::Options { "--root=$r"; "--force-unsafe-io"; "--force-confdef"; "--force-confold"; };
+DPkg::Options { "--root=$r"; "--log=$a/log/dpkg.log"; "--force-unsafe-io"; "--force-confdef"; "--force-confold"; };
 APT::Sandbox::User "root";
 APT::Install-Recommends "false";
 Debug::NoLocking "true";
