@@ -35,12 +35,24 @@ function run(command, args, options) {
   });
 }
 
-process.stdout.write(`${bold('keylime-ts demo')}: two machines attested end to end on software TPMs\n\n`);
-process.stdout.write(`${bold('→')} Building registrar, verifier, agent and tenant (cached after the first run)\n`);
+process.stdout.write(
+  `${bold('keylime-ts demo')}: two machines attested end to end on software TPMs\n\n`,
+);
+process.stdout.write(
+  `${bold('→')} Building registrar, verifier, agent and tenant (cached after the first run)\n`,
+);
 const t0 = Date.now();
 const build = await run(
   'npx',
-  ['nx', 'run-many', '-t', 'build', '-p', 'registrar,verifier,agent,tenant', '--output-style=static'],
+  [
+    'nx',
+    'run-many',
+    '-t',
+    'build',
+    '-p',
+    'registrar,verifier,agent,tenant',
+    '--output-style=static',
+  ],
   {
     env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -55,8 +67,14 @@ if (build.code !== 0) {
   process.stdout.write(`  ${red('✘')} build failed\n`);
   process.exit(1);
 }
-process.stdout.write(`  ${green('✔')} built dist/apps/{registrar,verifier,agent,tenant} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+process.stdout.write(
+  `  ${green('✔')} built dist/apps/{registrar,verifier,agent,tenant} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+);
 
 // The story is TypeScript sharing the e2e harness (apps/e2e/src/system.ts).
-const story = await run(process.execPath, ['-r', '@swc-node/register', path.join(root, 'tools/demo/story.ts')], { stdio: 'inherit' });
+const story = await run(
+  process.execPath,
+  ['-r', '@swc-node/register', path.join(root, 'tools/demo/story.ts')],
+  { stdio: 'inherit' },
+);
 process.exit(story.code ?? (interrupted ? 130 : 1));
