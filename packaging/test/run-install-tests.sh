@@ -662,6 +662,13 @@ scenario_meta_and_alternatives() {
   check "$PM upgrade: configs still owned by keylime 0400" config_owned_by_keylime all /etc/keylime/registrar.conf
   check "$PM upgrade: the manual alternatives choice survived" \
     test "$(agent_link all)" = "$theirs"
+
+  # our agent leaves the group when it is removed (with the meta package that requires it)
+  check "$PM alternatives: removing our agent package" pm_remove all keylime-agent
+  check "$PM alternatives: our agent left the group, the other one remains" \
+    sh -c "! grep -qx '$ours' '$r$admin/keylime_agent' && grep -qx '$theirs' '$r$admin/keylime_agent'"
+  check "$PM alternatives: keylime_agent still runs the other agent" \
+    sh -c "chroot '$r' /usr/bin/env -i PATH=/usr/bin:/bin keylime_agent | grep -q implementation=rust-alt"
 }
 
 # --- run ----------------------------------------------------------------------------------------
