@@ -19,11 +19,10 @@
 #   4  alternatives --set makes the second agent the default; removing it falls back to ours
 #   5  an upgrade keeps an edited config (and a manual alternatives choice)
 #
-# App readiness: the roles are being written while this test exists. Where a check needs a
-# feature the app may not have yet, the test reads the app's capability from the installed bundle
-# (app_serves_version, app_is_stub below) and says so in a "PENDING" line; the check switches to
-# strict by itself as soon as the bundle has the feature. Everything the packaging controls
-# (files, owners, scriptlets, links, launchers, native modules) is always strict.
+# App readiness: the test still reads the app's capability from the installed bundle
+# (app_serves_version, app_is_stub below) to say precisely what is missing, but since every role
+# is written a missing feature counts as a failure. Everything the packaging controls (files,
+# owners, scriptlets, links, launchers, native modules) is strict too.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -106,7 +105,8 @@ trap 'exit 130' INT TERM
 # --- reporting ---------------------------------------------------------------------------------
 pass() { passed=$((passed + 1)); echo "PASS $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-note_pending() { pending=$((pending + 1)); echo "PENDING $*"; }
+# Every role is written now: a missing app feature is a regression, so it fails the run.
+note_pending() { pending=$((pending + 1)); failed=$((failed + 1)); echo "FAIL (app feature missing) $*"; }
 check() { # check <name> <command...>: pass when the command succeeds
   local name=$1
   shift
