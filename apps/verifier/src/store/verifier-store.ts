@@ -5,7 +5,8 @@
  * hundred transactions, not 5 000. Agent updates are guarded by "state not TERMINATED/TENANT_FAILED"
  * as upstream does (verifier §2.2), which closes the DELETE/stop race.
  */
-import type { DataSource, Repository } from 'typeorm';
+import type { DataSource, QueryRunner, Repository } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { In } from 'typeorm';
 import type { Logger } from '@keylime/core';
 import { openDataSource } from '@keylime/persistence';
@@ -38,6 +39,93 @@ interface QueuedPatch {
 
 function dialectOfUrl(url: string): Dialect {
   return /^postgres(?:ql)?(?:\+\w+)?:\/\//.test(url) ? 'postgres' : 'sqlite';
+}
+
+interface Row {
+  agentId: string;
+  values: unknown[];
+}
+
+function cmp(a: ColumnMetadata, b: ColumnMetadata): number {
+  return a.databaseName < b.databaseName ? -1 : a.databaseName > b.databaseName ? 1 : 0;
+}
+
+/** PostgreSQL caps bind parameters per statement at 65 535. */
+const PG_MAX_PARAMS = 65_535;
+/** Keeps single statements (and their parse cost) moderate even for narrow patches. */
+const PG_MAX_ROWS = 1_000;
+
+/** The guard of applyPatch, as SQL over `prefix`operational_state. */
+function guardSql(prefix: string, placeholders: string[]): string {
+  return `(${prefix}"operational_state" IS NULL OR ${prefix}"operational_state" NOT IN (${placeholders.join(', ')}))`;
+}
+
+/** One UPDATE … FROM (VALUES …) per chunk; returns the agent ids whose row was updated. */
+async function updatePostgres(
+  runner: QueryRunner,
+  columns: ColumnMetadata[],
+  guarded: boolean,
+  rows: Row[],
+): Promise<Set<string>> {
+  const hit = new Set<string>();
+  const perRow = columns.length + 1;
+  const guardParams = guarded ? FINAL_STATES.length : 0;
+  const chunk = Math.max(
+    1,
+    Math.min(PG_MAX_ROWS, Math.floor((PG_MAX_PARAMS - guardParams) / perRow)),
+  );
+  // Explicit casts: VALUES would otherwise type a column from its first row (NULL → text).
+  const casts = ['varchar', ...columns.map((c) => String(c.type))];
+  const names = ['agent_id', ...columns.map((c) => c.databaseName)].map((n) => `"${n}"`);
+  const set = columns.map((c) => `"${c.databaseName}" = x."${c.databaseName}"`).join(', ');
+  for (let start = 0; start < rows.length; start += chunk) {
+    const part = rows.slice(start, start + chunk);
+    const params: unknown[] = [];
+    const tuples = part.map((r) => {
+      const ph = [r.agentId, ...r.values].map((v, i) => {
+        params.push(v);
+        return `$${params.length}::${casts[i]}`;
+      });
+      return `(${ph.join(', ')})`;
+    });
+    let sql =
+      `UPDATE "${AGENT_TABLE}" AS v SET ${set} FROM (VALUES ${tuples.join(', ')}) ` +
+      `AS x(${names.join(', ')}) WHERE v."agent_id" = x."agent_id"`;
+    if (guarded) {
+      const ph = FINAL_STATES.map((s) => {
+        params.push(s);
+        return `$${params.length}::integer`;
+      });
+      sql += ` AND ${guardSql('v.', ph)}`;
+    }
+    sql += ' RETURNING v."agent_id"';
+    const result = await runner.query(sql, params, true);
+    for (const rec of result.records as { agent_id: string }[]) hit.add(rec.agent_id);
+  }
+  return hit;
+}
+
+/** One prepared statement (cached by the driver) run per row, inside the caller's transaction. */
+async function updateSqlite(
+  runner: QueryRunner,
+  columns: ColumnMetadata[],
+  guarded: boolean,
+  rows: Row[],
+): Promise<Set<string>> {
+  const hit = new Set<string>();
+  const set = columns.map((c) => `"${c.databaseName}" = ?`).join(', ');
+  let sql = `UPDATE "${AGENT_TABLE}" SET ${set} WHERE "agent_id" = ?`;
+  if (guarded)
+    sql += ` AND ${guardSql(
+      '',
+      FINAL_STATES.map(() => '?'),
+    )}`;
+  for (const r of rows) {
+    const params = [...r.values, r.agentId, ...(guarded ? FINAL_STATES : [])];
+    const result = await runner.query(sql, params, true);
+    if ((result.affected ?? 0) > 0) hit.add(r.agentId);
+  }
+  return hit;
 }
 
 /** The verifier's tables behind a small, typed API. */
@@ -151,11 +239,9 @@ export class VerifierStore {
     const misses: string[] = [];
     this.flushing = this.writes.run(async () => {
       await this.opened.dataSource.transaction(async (m) => {
-        const repo = m.getRepository<AgentRow>(AGENT_TABLE);
-        for (const [agentId, q] of batch) {
-          const n = await this.applyPatch(repo, agentId, q.patch, q.guarded);
-          if (n === 0 && q.guarded) misses.push(agentId);
-        }
+        const runner = m.queryRunner;
+        if (!runner) throw new Error('transaction without a query runner');
+        misses.push(...(await this.writeBatch(runner, batch)));
       });
     });
     try {
@@ -164,6 +250,58 @@ export class VerifierStore {
       this.flushing = undefined;
     }
     for (const id of misses) this.onGuardMiss(id);
+  }
+
+  /**
+   * Writes a flush batch without TypeORM's per-row query building: on PostgreSQL one
+   * UPDATE … FROM (VALUES …) per group of patches with the same columns and guard (one round trip
+   * instead of one per agent), on SQLite one cached prepared statement per row. Values go through
+   * the driver's preparePersistentValue, so the stored text/bytes equal what TypeORM writes.
+   * Returns the guarded agents whose row was not updated.
+   */
+  private async writeBatch(
+    runner: QueryRunner,
+    batch: ReadonlyArray<[string, QueuedPatch]>,
+  ): Promise<string[]> {
+    const metadata = this.opened.dataSource.getMetadata(AGENT_TABLE);
+    const groups = new Map<string, { columns: ColumnMetadata[]; guarded: boolean; rows: Row[] }>();
+    const misses: string[] = [];
+    for (const [agentId, q] of batch) {
+      const cells: { column: ColumnMetadata; value: unknown }[] = [];
+      for (const [key, value] of Object.entries(q.patch) as [string, unknown][]) {
+        // TypeORM skips undefined properties too.
+        if (value === undefined) continue;
+        const column = metadata.findColumnWithPropertyName(key);
+        if (!column) throw new Error(`verifiermain has no property ${key}`);
+        cells.push({
+          column,
+          value: runner.connection.driver.preparePersistentValue(value, column),
+        });
+      }
+      if (cells.length === 0) {
+        // Nothing to set: keep TypeORM's own behaviour for this odd case.
+        const repo = runner.manager.getRepository<AgentRow>(AGENT_TABLE);
+        const n = await this.applyPatch(repo, agentId, q.patch, q.guarded);
+        if (n === 0 && q.guarded) misses.push(agentId);
+        continue;
+      }
+      cells.sort((a, b) => cmp(a.column, b.column));
+      const key = `${q.guarded ? 'g' : 'u'}:${cells.map((c) => c.column.databaseName).join(',')}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = { columns: cells.map((c) => c.column), guarded: q.guarded, rows: [] };
+        groups.set(key, group);
+      }
+      group.rows.push({ agentId, values: cells.map((c) => c.value) });
+    }
+    const postgres = runner.connection.driver.options.type === 'postgres';
+    for (const g of groups.values()) {
+      const hit = postgres
+        ? await updatePostgres(runner, g.columns, g.guarded, g.rows)
+        : await updateSqlite(runner, g.columns, g.guarded, g.rows);
+      if (g.guarded) for (const r of g.rows) if (!hit.has(r.agentId)) misses.push(r.agentId);
+    }
+    return misses;
   }
 
   private async applyPatch(
