@@ -61,13 +61,29 @@ export interface EngineDeps {
 
 const NONCE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+/** Random bytes drawn in 64 KiB refills: one randomBytes call per ~3 000 nonces, not per quote. */
+const POOL_SIZE = 64 * 1024;
+let pool = Buffer.alloc(0);
+let poolPos = 0;
+
+/** The next unused pooled random byte (each byte is handed out once). */
+function nextRandomByte(): number {
+  if (poolPos >= pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolPos = 0;
+  }
+  const b = pool[poolPos] ?? 0;
+  poolPos += 1;
+  return b;
+}
+
 /** 20 characters of [A-Za-z0-9], unbiased (rejection sampling), fresh per request (§1.8). */
 export function randomNonce(length = 20): string {
   let out = '';
   while (out.length < length) {
-    for (const b of randomBytes(length * 2)) {
-      if (b < 248 && out.length < length) out += NONCE_ALPHABET[b % 62];
-    }
+    // 248 = 4 × 62: bytes at or above it would bias the first characters.
+    const b = nextRandomByte();
+    if (b < 248) out += NONCE_ALPHABET[b % 62];
   }
   return out;
 }
