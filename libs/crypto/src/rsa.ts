@@ -3,6 +3,7 @@
  * TPM MakeCredential seeds, and RSA-PSS SHA-256 with maximum salt for revocation messages (§5.8).
  */
 import { constants, privateDecrypt, publicEncrypt, sign, verify } from 'node:crypto';
+import type { KeyObject, RsaPrivateKey, RsaPublicKey } from 'node:crypto';
 import { CryptoErrorCode, cryptoError } from './errors';
 import { assertHashAlg } from './hash';
 import type { HashAlg } from './hash';
@@ -24,6 +25,16 @@ function requireRsa(keyType: string | undefined, what: string): void {
     });
 }
 
+/** Node's OAEP parameters for `key`: upstream's SHA-1/MGF1-SHA-1 default, optional label. */
+function oaepParameters(key: KeyObject, options: OaepOptions): RsaPrivateKey & RsaPublicKey {
+  return {
+    key,
+    padding: constants.RSA_PKCS1_OAEP_PADDING,
+    oaepHash: assertHashAlg(options.hash ?? 'sha1'),
+    ...(options.label === undefined ? {} : { oaepLabel: Buffer.from(options.label) }),
+  };
+}
+
 /** RSA-OAEP encryption (default SHA-1/MGF1-SHA-1, empty label). */
 export function rsaOaepEncrypt(
   publicKey: PublicKeyInput,
@@ -33,17 +44,7 @@ export function rsaOaepEncrypt(
   const key = importPublicKey(publicKey);
   requireRsa(key.asymmetricKeyType, 'OAEP key');
   try {
-    return new Uint8Array(
-      publicEncrypt(
-        {
-          key,
-          padding: constants.RSA_PKCS1_OAEP_PADDING,
-          oaepHash: assertHashAlg(options.hash ?? 'sha1'),
-          ...(options.label === undefined ? {} : { oaepLabel: Buffer.from(options.label) }),
-        },
-        data,
-      ),
-    );
+    return new Uint8Array(publicEncrypt(oaepParameters(key, options), data));
   } catch (cause) {
     throw cryptoError(
       CryptoErrorCode.BadArgument,
@@ -62,17 +63,7 @@ export function rsaOaepDecrypt(
   const key = importPrivateKey(privateKey);
   requireRsa(key.asymmetricKeyType, 'OAEP key');
   try {
-    return new Uint8Array(
-      privateDecrypt(
-        {
-          key,
-          padding: constants.RSA_PKCS1_OAEP_PADDING,
-          oaepHash: assertHashAlg(options.hash ?? 'sha1'),
-          ...(options.label === undefined ? {} : { oaepLabel: Buffer.from(options.label) }),
-        },
-        data,
-      ),
-    );
+    return new Uint8Array(privateDecrypt(oaepParameters(key, options), data));
   } catch (cause) {
     throw cryptoError(CryptoErrorCode.DecryptFailed, 'RSA-OAEP decryption failed', { cause });
   }
