@@ -1,11 +1,34 @@
 /**
- * @module agent-client: HTTPS calls from the verifier to one pull agent (verifier §1.8): a keep-alive
- * mTLS connection per agent (verifier client cert; trust = configured CAs plus the agent's own
- * mtls_cert; no hostname check; TLS ≥ 1.2), a hard timeout per request and a cap on the response
- * size, so a hanging, slow or flooding agent costs one bounded request and never the loop.
+ * @module agent-client: HTTP(S) calls from the verifier to one pull agent (verifier §1.8): quotes,
+ * V delivery and revocation notifications, each bounded by one deadline and a response-size cap, so
+ * a hanging, slow or flooding agent costs one bounded request and never the loop.
+ *
+ * Design, for a verifier that keeps thousands of agents connected:
+ * - One `tls.SecureContext` per `ClientTls` object (the verifier's client cert and the configured
+ *   CAs), shared by every agent. A context per agent (what an `https.Agent` per agent builds) costs
+ *   ~35 KiB per idle connection and a certificate-store build per agent.
+ * - Upstream loads the agent's self-signed `mtls_cert` as an extra trust anchor of a per-agent
+ *   context. Here the handshake runs with `rejectUnauthorized: false` and the client decides on
+ *   `secureConnect`: accept iff the peer certificate is byte-for-byte the enrolled `mtls_cert` and
+ *   inside its validity period (what OpenSSL checks for a self-signed anchor), or it chains to a
+ *   configured CA. No hostname check, as upstream. Nothing is written before that decision.
+ * - One kept-alive raw socket per agent with a hand-written HTTP/1.1 exchange: one request at a
+ *   time; a request arriving while another is in flight (a revocation POST during a quote) gets its
+ *   own short-lived connection instead of queueing behind it. A request that finds the reused
+ *   socket closed by the agent before any response byte is retried once on a fresh connection.
+ * - Each socket has its listeners installed once; a request only sets the socket's current
+ *   exchange, so a kept-alive socket never accumulates listeners.
+ *
+ * Response parsing is strict and bounded: status line, at most 16 KiB of header, Content-Length
+ * (duplicates must agree) or chunked, or read-to-EOF when neither is given. Interim 1xx responses
+ * (other than 101) are skipped. A framing error is `malformed` with status 599, so the engine retries
+ * it like upstream's connection errors; a body that is not a JSON object is `malformed` with the
+ * real status. After close() in-flight requests answer 599 and a later request opens a new
+ * connection (as `https.Agent.destroy()` did).
  */
-import http from 'node:http';
-import https from 'node:https';
+import { X509Certificate } from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
 
 /** The verifier's client identity for calls to agents. */
 export interface ClientTls {
@@ -41,105 +64,646 @@ export interface AgentClientOptions {
   readonly maxResponseBytes: number;
 }
 
+const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_CHUNK_LINE = 1024;
+/** Status for framing errors: the engine retries it like a connection error (upstream: 599). */
+const FRAMING_STATUS = 599;
+const CRLF = Buffer.from('\r\n', 'latin1');
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
+
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: .*)?$/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Controls other than HTAB, and CR or LF outside a CRLF pair. */
+const BAD_HEADER_BYTES = /[\0-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+const DECIMAL = /^\d{1,15}$/;
+const CLOSE_TOKEN = /(?:^|,)[\t ]*close[\t ]*(?:,|$)/i;
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,8})[\t ]*(?:;[^\0-\x08\x0a-\x1f\x7f]*)?$/;
+const REQUEST_PATH = /^[\x21-\x7e]+$/;
+
+/** Shared client contexts, one per ClientTls object (the verifier builds that object once). */
+const contexts = new WeakMap<ClientTls, tls.SecureContext>();
+
+function secureContextFor(t: ClientTls): tls.SecureContext {
+  let ctx = contexts.get(t);
+  if (ctx === undefined) {
+    ctx = tls.createSecureContext({
+      cert: t.cert,
+      key: t.key,
+      ...(t.passphrase ? { passphrase: t.passphrase } : {}),
+      // Always a list, even empty: Node's bundled public roots must never vouch for an agent.
+      ca: [...t.cas],
+      minVersion: 'TLSv1.2',
+    });
+    contexts.set(t, ctx);
+  }
+  return ctx;
+}
+
+const noIdentityCheck = (): undefined => undefined;
+
 function hostFor(ip: string): string {
   return ip.includes(':') && !ip.startsWith('[') ? `[${ip}]` : ip;
 }
 
-/** One agent's connection pool and request helpers. */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The enrolled certificate as the trust anchor for one agent. */
+interface Pin {
+  readonly der: Buffer;
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
+function parsePin(pem: string): Pin | null {
+  try {
+    const c = new X509Certificate(pem);
+    return { der: c.raw, notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
+  } catch {
+    return null; // not a certificate: only a configured CA can vouch for this agent
+  }
+}
+
+/** One agent's HTTP(S) client: a kept-alive connection plus short-lived ones for overlaps. */
 export class AgentClient {
-  private readonly agent: http.Agent;
-  private readonly secure: boolean;
+  private readonly pool: Pool;
+  /** ` HTTP/1.1\r\nHost: …\r\n`, built once; a request is `METHOD path` + this + the rest. */
+  private readonly requestTail: string;
 
   constructor(
     readonly endpoint: AgentEndpoint,
     tls: ClientTls | undefined,
-    private readonly options: AgentClientOptions,
+    options: AgentClientOptions,
   ) {
     const cert = endpoint.mtlsCert;
-    this.secure = tls !== undefined && cert !== null && cert !== 'disabled' && cert !== '';
-    if (this.secure && tls) {
-      this.agent = new https.Agent({
-        keepAlive: true,
-        maxSockets: 2,
-        cert: tls.cert,
-        key: tls.key,
-        ...(tls.passphrase ? { passphrase: tls.passphrase } : {}),
-        ca: [...tls.cas, cert as string],
-        rejectUnauthorized: tls.verifyPeer,
-        checkServerIdentity: () => undefined,
-        minVersion: 'TLSv1.2',
-      });
-    } else {
-      this.agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-    }
+    const secure = tls !== undefined && cert !== null && cert !== 'disabled' && cert !== '';
+    this.pool = new Pool(endpoint, secure ? tls : undefined, options);
+    this.requestTail = ` HTTP/1.1\r\nHost: ${hostFor(endpoint.ip)}:${endpoint.port}\r\n`;
   }
 
   get(path: string): Promise<AgentResponse> {
-    return this.request('GET', path, undefined);
+    if (!REQUEST_PATH.test(path)) return Promise.resolve(invalidPath);
+    return this.pool.run(`GET ${path}${this.requestTail}\r\n`);
   }
 
   post(path: string, body: unknown): Promise<AgentResponse> {
-    return this.request('POST', path, JSON.stringify(body));
+    if (!REQUEST_PATH.test(path)) return Promise.resolve(invalidPath);
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(body);
+    } catch (e) {
+      return Promise.resolve(unreachable(`request body is not serialisable: ${errorText(e)}`));
+    }
+    const payload =
+      json === undefined
+        ? `POST ${path}${this.requestTail}Content-Length: 0\r\n\r\n`
+        : `POST ${path}${this.requestTail}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`;
+    return this.pool.run(payload);
+  }
+
+  /** Destroys every connection; in-flight requests answer 599. Later requests reconnect. */
+  close(): void {
+    this.pool.close();
+  }
+}
+
+const invalidPath: AgentResponse = {
+  kind: 'unreachable',
+  code: 599,
+  reason: 'request path contains characters not allowed in a request line',
+};
+
+function unreachable(reason: string): AgentResponse {
+  return { kind: 'unreachable', code: 599, reason };
+}
+
+/** Connection state of one agent. */
+class Pool {
+  /** The kept-alive connection while no request uses it. */
+  idle: Conn | undefined = undefined;
+  /** A request owns the kept-alive slot (its connection is not in `idle`). */
+  busy = false;
+  private active: Set<Exchange> | undefined = undefined;
+  private pin: Pin | null | undefined = undefined;
+  private readonly host: string;
+
+  constructor(
+    readonly endpoint: AgentEndpoint,
+    readonly tls: ClientTls | undefined,
+    readonly options: AgentClientOptions,
+  ) {
+    const ip = endpoint.ip;
+    this.host = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
+  }
+
+  run(payload: string): Promise<AgentResponse> {
+    return new Promise<AgentResponse>((resolve) => {
+      const primary = !this.busy;
+      if (primary) this.busy = true;
+      const ex = new Exchange(this, payload, primary, resolve);
+      (this.active ??= new Set()).add(ex);
+      ex.start();
+    });
+  }
+
+  /** The idle kept-alive connection if it is still usable. */
+  takeIdle(): Conn | undefined {
+    const conn = this.idle;
+    this.idle = undefined;
+    if (conn === undefined) return undefined;
+    const s = conn.socket;
+    if (s.destroyed || !s.writable || s.readableEnded) {
+      s.destroy();
+      return undefined;
+    }
+    s.ref();
+    return conn;
+  }
+
+  /** Opens a connection; throws only on invalid options (the caller answers 599). */
+  open(): Conn {
+    const port = this.endpoint.port;
+    if (this.tls === undefined)
+      return new Conn(this, net.connect({ host: this.host, port }), false);
+    const socket = tls.connect({
+      host: this.host,
+      port,
+      secureContext: secureContextFor(this.tls),
+      rejectUnauthorized: false,
+      checkServerIdentity: noIdentityCheck,
+      ...(net.isIP(this.host) === 0 ? { servername: this.host } : {}),
+    });
+    return new Conn(this, socket, true);
+  }
+
+  /** Trust decision for a finished handshake (see the module comment). */
+  trusts(socket: tls.TLSSocket): boolean {
+    if (this.tls?.verifyPeer !== true || socket.authorized) return true;
+    this.pin ??= parsePin(this.endpoint.mtlsCert ?? '');
+    const pin = this.pin;
+    if (pin === null) return false;
+    const peer = socket.getPeerX509Certificate();
+    if (peer === undefined || !peer.raw.equals(pin.der)) return false;
+    const now = Date.now();
+    return now >= pin.notBefore && now <= pin.notAfter;
+  }
+
+  /** A settled exchange hands its connection back: kept for the next request or destroyed. */
+  done(ex: Exchange, conn: Conn | undefined, reusable: boolean): void {
+    this.active?.delete(ex);
+    if (ex.primary) this.busy = false;
+    if (conn === undefined) return;
+    if (reusable && ex.primary && !conn.socket.destroyed) {
+      conn.served = true;
+      this.idle = conn;
+      conn.socket.unref();
+    } else {
+      conn.socket.destroy();
+    }
   }
 
   close(): void {
-    this.agent.destroy();
+    if (this.active !== undefined)
+      for (const ex of this.active) ex.finish(unreachable('agent client closed'), false);
+    const idle = this.idle;
+    this.idle = undefined;
+    idle?.socket.destroy();
+  }
+}
+
+/** One socket with its listeners, installed once; events go to the current exchange. */
+class Conn {
+  ex: Exchange | undefined = undefined;
+  /** Connected and, for TLS, trusted: requests may be written. */
+  ready = false;
+  /** Has completed a response, so a failure before the next response may be a stale close. */
+  served = false;
+
+  constructor(
+    private readonly pool: Pool,
+    readonly socket: net.Socket,
+    secure: boolean,
+  ) {
+    socket.setNoDelay(true);
+    socket.once(secure ? 'secureConnect' : 'connect', () => this.onReady(secure));
+    socket.on('data', (d: Buffer) => {
+      if (this.ex !== undefined) this.ex.onData(d);
+      else socket.destroy(); // bytes nobody asked for: the connection is unusable
+    });
+    socket.on('end', () => {
+      if (this.ex !== undefined) this.ex.onEnd();
+      else socket.destroy();
+    });
+    socket.on('error', (e: Error) => this.ex?.onError(e));
+    socket.on('close', () => {
+      if (this.pool.idle === this) this.pool.idle = undefined;
+      this.ex?.onEnd();
+    });
   }
 
-  private request(method: string, path: string, body: string | undefined): Promise<AgentResponse> {
-    const { timeoutMs, maxResponseBytes } = this.options;
-    const mod = this.secure ? https : http;
-    return new Promise<AgentResponse>((resolve) => {
-      let settled = false;
-      const done = (r: AgentResponse): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(r);
-      };
-      const req = mod.request(
-        {
-          host: hostFor(this.endpoint.ip).replace(/^\[|\]$/g, ''),
-          port: this.endpoint.port,
-          method,
-          path,
-          agent: this.agent,
-          headers:
-            body === undefined
-              ? {}
-              : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          const declared = Number(res.headers['content-length'] ?? '0');
-          if (declared > maxResponseBytes) {
-            req.destroy();
-            done({ kind: 'too-large', limit: maxResponseBytes });
-            return;
-          }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > maxResponseBytes) {
-              req.destroy();
-              done({ kind: 'too-large', limit: maxResponseBytes });
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('end', () => done(parseEnvelope(res.statusCode ?? 0, Buffer.concat(chunks))));
-          res.on('error', (e) => done({ kind: 'unreachable', code: 599, reason: e.message }));
-        },
+  private onReady(secure: boolean): void {
+    if (secure && !this.pool.trusts(this.socket as tls.TLSSocket)) {
+      const ex = this.ex;
+      this.socket.destroy();
+      ex?.finish(
+        unreachable(
+          'agent certificate does not match the enrolled mtls_cert and is not signed by a trusted CA',
+        ),
+        false,
       );
-      // One deadline for the whole exchange (connect, TLS, headers, body): request_timeout.
-      const timer = setTimeout(() => {
-        req.destroy();
-        done({ kind: 'unreachable', code: 408, reason: `no answer within ${timeoutMs} ms` });
-      }, timeoutMs);
-      req.on('error', (e) => done({ kind: 'unreachable', code: 599, reason: e.message }));
-      if (body !== undefined) req.write(body);
-      req.end();
-    });
+      return;
+    }
+    this.ready = true;
+    this.ex?.send();
+  }
+}
+
+type Phase =
+  | 'connect'
+  | 'head'
+  | 'length'
+  | 'eof'
+  | 'chunk-size'
+  | 'chunk-data'
+  | 'chunk-crlf'
+  | 'trailer'
+  | 'done';
+
+/** One request/response, from connect to settle, under one deadline. */
+class Exchange {
+  private conn: Conn | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private settled = false;
+  private retried = false;
+  private sawByte = false;
+  private phase: Phase = 'connect';
+  /** Unconsumed bytes of an incomplete header block or chunk line. */
+  private carry: Buffer | undefined = undefined;
+  private status = 0;
+  private keepAlive = true;
+  /** Bytes left of the Content-Length body or of the current chunk. */
+  private remaining = 0;
+  private chunks: Buffer[] | undefined = undefined;
+  private size = 0;
+  private trailerBytes = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly payload: string,
+    readonly primary: boolean,
+    private readonly resolve: (r: AgentResponse) => void,
+  ) {}
+
+  start(): void {
+    const { timeoutMs } = this.pool.options;
+    this.timer = setTimeout(() => {
+      this.finish(
+        { kind: 'unreachable', code: 408, reason: `no answer within ${timeoutMs} ms` },
+        false,
+      );
+    }, timeoutMs);
+    const conn = this.primary ? this.pool.takeIdle() : undefined;
+    if (conn !== undefined) this.attach(conn);
+    else this.connect();
+  }
+
+  private connect(): void {
+    let conn: Conn;
+    try {
+      conn = this.pool.open();
+    } catch (e) {
+      this.finish(unreachable(errorText(e)), false);
+      return;
+    }
+    this.attach(conn);
+  }
+
+  private attach(conn: Conn): void {
+    this.conn = conn;
+    conn.ex = this;
+    if (conn.ready) this.send();
+  }
+
+  send(): void {
+    this.phase = 'head';
+    this.conn?.socket.write(this.payload);
+  }
+
+  /** Settles once: clears the deadline, detaches from the socket and hands it back. */
+  finish(result: AgentResponse, reusable: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn !== undefined) conn.ex = undefined;
+    this.chunks = undefined;
+    this.carry = undefined;
+    this.pool.done(this, conn, reusable);
+    this.resolve(result);
+  }
+
+  /** The agent closed a reused idle connection before answering: one retry on a fresh one. */
+  private staleRetry(): boolean {
+    const conn = this.conn;
+    if (this.retried || this.sawByte || conn === undefined || !conn.served) return false;
+    this.retried = true;
+    this.conn = undefined;
+    conn.ex = undefined;
+    conn.socket.destroy();
+    this.phase = 'connect';
+    this.connect();
+    return true;
+  }
+
+  onError(e: Error): void {
+    if (this.settled) return;
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ECONNRESET' || code === 'EPIPE') && this.staleRetry()) return;
+    this.finish(unreachable(e.message), false);
+  }
+
+  /** EOF or close: the end of a read-to-EOF body, a stale connection or a truncated answer. */
+  onEnd(): void {
+    if (this.settled) return;
+    if (this.phase === 'eof') {
+      this.complete(false);
+      return;
+    }
+    if (this.staleRetry()) return;
+    this.finish(
+      unreachable(
+        this.phase === 'connect'
+          ? 'connection closed by the agent during connection setup'
+          : 'connection closed by the agent before the response was complete',
+      ),
+      false,
+    );
+  }
+
+  onData(d: Buffer): void {
+    if (this.settled) return;
+    this.sawByte = true;
+    let buf = d;
+    if (this.carry !== undefined) {
+      buf = Buffer.concat([this.carry, d]);
+      this.carry = undefined;
+    }
+    let off = 0;
+    while (off >= 0 && off < buf.length) {
+      switch (this.phase) {
+        case 'head':
+          off = this.readHead(buf, off);
+          break;
+        case 'length':
+          off = this.readLength(buf, off);
+          break;
+        case 'eof':
+          off = this.readToEof(buf, off);
+          break;
+        case 'chunk-size':
+          off = this.readChunkSize(buf, off);
+          break;
+        case 'chunk-data': {
+          const n = Math.min(this.remaining, buf.length - off);
+          this.take(buf, off, n);
+          this.remaining -= n;
+          if (this.remaining === 0) this.phase = 'chunk-crlf';
+          off += n;
+          break;
+        }
+        case 'chunk-crlf':
+          off = this.readChunkEnd(buf, off);
+          break;
+        case 'trailer':
+          off = this.readTrailer(buf, off);
+          break;
+        case 'connect':
+        case 'done':
+          this.framing('data from the agent before a request was sent');
+          off = -1;
+          break;
+      }
+    }
+  }
+
+  private framing(reason: string): void {
+    this.finish({ kind: 'malformed', status: FRAMING_STATUS, reason }, false);
+  }
+
+  private tooLarge(): void {
+    this.finish({ kind: 'too-large', limit: this.pool.options.maxResponseBytes }, false);
+  }
+
+  /** Keeps a body slice; the one copy happens in complete(). */
+  private take(buf: Buffer, off: number, n: number): void {
+    if (n === 0) return;
+    (this.chunks ??= []).push(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n));
+    this.size += n;
+  }
+
+  /** The response is complete; `atEnd` means no byte followed it (else the socket is not reused). */
+  private complete(atEnd: boolean): void {
+    const chunks = this.chunks;
+    const body =
+      chunks === undefined
+        ? EMPTY
+        : chunks.length === 1
+          ? (chunks[0] ?? EMPTY)
+          : Buffer.concat(chunks, this.size);
+    this.phase = 'done';
+    this.finish(parseEnvelope(this.status, body), this.keepAlive && atEnd);
+  }
+
+  private readHead(buf: Buffer, off: number): number {
+    const end = buf.indexOf(CRLFCRLF, off);
+    if (end < 0 ? buf.length - off > MAX_HEAD_BYTES : end - off > MAX_HEAD_BYTES) {
+      this.framing(`response header exceeds ${MAX_HEAD_BYTES} bytes`);
+      return -1;
+    }
+    if (end < 0) {
+      this.carry = buf.subarray(off);
+      return -1;
+    }
+    if (!this.parseHead(buf.toString('latin1', off, end))) return -1;
+    const next = end + 4;
+    if (this.phase === 'done') {
+      this.complete(next === buf.length);
+      return -1;
+    }
+    return next;
+  }
+
+  /** Parses a header block; sets the framing phase, or settles and returns false. */
+  private parseHead(text: string): boolean {
+    if (BAD_HEADER_BYTES.test(text)) {
+      this.framing('response header contains control characters');
+      return false;
+    }
+    const lines = text.split('\r\n');
+    const m = STATUS_LINE.exec(lines[0] ?? '');
+    if (m === null) {
+      this.framing('invalid HTTP status line');
+      return false;
+    }
+    const status = Number(m[2]);
+    if (status < 200) {
+      // Interim response: skip it and read the final one (101 would switch protocols: refuse).
+      if (status === 101) {
+        this.framing('unexpected 101 Switching Protocols');
+        return false;
+      }
+      return true;
+    }
+    this.status = status;
+    if (m[1] === '0') this.keepAlive = false;
+    let length = -1;
+    let chunked = false;
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i] ?? '';
+      const colon = line.indexOf(':');
+      const name = colon > 0 ? line.slice(0, colon) : '';
+      if (!TOKEN.test(name)) {
+        this.framing('invalid response header line');
+        return false;
+      }
+      // Only three headers matter; compare the lowercase name only when the length fits.
+      switch (name.length) {
+        case 14:
+          if (name.toLowerCase() === 'content-length') {
+            for (const part of line.slice(colon + 1).split(',')) {
+              const v = part.trim();
+              const n = DECIMAL.test(v) ? Number(v) : -1;
+              if (n < 0 || (length >= 0 && n !== length)) {
+                this.framing('invalid or conflicting Content-Length');
+                return false;
+              }
+              length = n;
+            }
+          }
+          break;
+        case 17:
+          if (name.toLowerCase() === 'transfer-encoding') {
+            if (
+              chunked ||
+              line
+                .slice(colon + 1)
+                .trim()
+                .toLowerCase() !== 'chunked'
+            ) {
+              this.framing('unsupported Transfer-Encoding');
+              return false;
+            }
+            chunked = true;
+          }
+          break;
+        case 10:
+          if (name.toLowerCase() === 'connection' && CLOSE_TOKEN.test(line.slice(colon + 1)))
+            this.keepAlive = false;
+          break;
+      }
+    }
+    if (chunked && length >= 0) {
+      this.framing('both Content-Length and Transfer-Encoding');
+      return false;
+    }
+    if (status === 204 || status === 304) {
+      this.phase = 'done';
+    } else if (chunked) {
+      this.phase = 'chunk-size';
+    } else if (length >= 0) {
+      if (length > this.pool.options.maxResponseBytes) {
+        this.tooLarge();
+        return false;
+      }
+      this.remaining = length;
+      this.phase = length === 0 ? 'done' : 'length';
+    } else {
+      this.phase = 'eof';
+      this.keepAlive = false;
+    }
+    return true;
+  }
+
+  private readLength(buf: Buffer, off: number): number {
+    const n = Math.min(this.remaining, buf.length - off);
+    this.take(buf, off, n);
+    this.remaining -= n;
+    if (this.remaining > 0) return off + n;
+    this.complete(off + n === buf.length);
+    return -1;
+  }
+
+  private readToEof(buf: Buffer, off: number): number {
+    const n = buf.length - off;
+    if (this.size + n > this.pool.options.maxResponseBytes) {
+      this.tooLarge();
+      return -1;
+    }
+    this.take(buf, off, n);
+    return buf.length;
+  }
+
+  private readChunkSize(buf: Buffer, off: number): number {
+    const eol = buf.indexOf(CRLF, off);
+    if ((eol < 0 ? buf.length : eol) - off > MAX_CHUNK_LINE) {
+      this.framing('chunk size line too long');
+      return -1;
+    }
+    if (eol < 0) {
+      this.carry = buf.subarray(off);
+      return -1;
+    }
+    const hex = CHUNK_SIZE.exec(buf.toString('latin1', off, eol))?.[1];
+    if (hex === undefined) {
+      this.framing('invalid chunk size');
+      return -1;
+    }
+    const n = parseInt(hex, 16);
+    if (n === 0) {
+      this.phase = 'trailer';
+    } else if (this.size + n > this.pool.options.maxResponseBytes) {
+      this.tooLarge();
+      return -1;
+    } else {
+      this.remaining = n;
+      this.phase = 'chunk-data';
+    }
+    return eol + 2;
+  }
+
+  private readChunkEnd(buf: Buffer, off: number): number {
+    if (buf.length - off < 2) {
+      this.carry = buf.subarray(off);
+      return -1;
+    }
+    if (buf[off] !== 0x0d || buf[off + 1] !== 0x0a) {
+      this.framing('chunk data not followed by CRLF');
+      return -1;
+    }
+    this.phase = 'chunk-size';
+    return off + 2;
+  }
+
+  /** Trailer fields after the last chunk are read (bounded) and ignored. */
+  private readTrailer(buf: Buffer, off: number): number {
+    const eol = buf.indexOf(CRLF, off);
+    if (this.trailerBytes + (eol < 0 ? buf.length : eol) - off > MAX_HEAD_BYTES) {
+      this.framing(`response trailer exceeds ${MAX_HEAD_BYTES} bytes`);
+      return -1;
+    }
+    if (eol < 0) {
+      this.carry = buf.subarray(off);
+      return -1;
+    }
+    if (eol === off) {
+      this.complete(eol + 2 === buf.length);
+      return -1;
+    }
+    this.trailerBytes += eol + 2 - off;
+    return eol + 2;
   }
 }
 
