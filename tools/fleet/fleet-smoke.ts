@@ -83,11 +83,13 @@ async function main(): Promise<void> {
     });
   }
   const enrolled = Date.now();
-  const start = verifier.engine.attestations;
+  const engine = verifier.engine;
+  if (!engine) throw new Error('fleet-smoke runs the verifier without attestation workers');
+  const start = engine.attestations;
   const cpu0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const cpu = process.cpuUsage(cpu0);
-  const done = verifier.engine.attestations - start;
+  const done = engine.attestations - start;
   console.log(
     `agents ${n}, enrol ${((enrolled - t0) / 1000).toFixed(1)} s, quote_interval ${interval} s: ` +
       `${(done / seconds).toFixed(0)} attestations/s (verifier + simulator in one process, ` +

@@ -3,30 +3,24 @@
  * (generating the Keylime CA on first start), database, attestation loop, HTTPS listener with the
  * versioned API. The composition root; each part lives in its own module.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { loadCaConfig, loadVerifierConfig } from '@keylime/config';
 import type { ConfigLoadOptions, VerifierConfig } from '@keylime/config';
 import type { Logger } from '@keylime/core';
 import { SERVER_CURRENT_VERSION, SERVER_SUPPORTED_VERSIONS } from '@keylime/protocol';
 import { createPolicyRegistry, requirePolicy } from '@keylime/mba';
-import {
-  createApp,
-  finishApp,
-  listen,
-  mountVersionedApi,
-  prepareServerTls,
-  readPemFile,
-} from '@keylime/server';
+import { createApp, finishApp, listen, mountVersionedApi, prepareServerTls } from '@keylime/server';
 import type { RunningServer, ServiceHandle } from '@keylime/server';
 import { v2Router } from './api/routes';
-import type { ClientTls } from './attestation/agent-client';
-import { AttestationEngine, retryDelayMs } from './attestation/engine';
-import { SeverityPolicy } from './attestation/failure';
-import { PolicyCache } from './attestation/policy-cache';
+import { AttestationWorkers } from './attestation/attestation-workers';
+import { buildEngine, loadClientTls } from './attestation/build-engine';
+import type { BuiltEngine } from './attestation/build-engine';
+import { retryDelayMs } from './attestation/engine';
+import type { AttestationEngine } from './attestation/engine';
 import { RevocationNotifier } from './revocation/notifier';
 import { systemClock } from './scheduler/clock';
 import type { Clock } from './scheduler/clock';
-import { Scheduler } from './scheduler/scheduler';
 import { VerifierStore } from './store/verifier-store';
 
 export interface StartVerifierOptions {
@@ -35,28 +29,31 @@ export interface StartVerifierOptions {
   readonly configOptions?: ConfigLoadOptions;
   /** Time source of the attestation scheduler (tests pass a manual clock). */
   readonly clock?: Clock;
-  /** Most agent requests in flight at once (default 256). */
+  /** Most agent requests in flight at once, per attestation loop (default 256). */
   readonly concurrency?: number;
+  /**
+   * The script attestation worker threads run (the bundled main.js). Without it, or with
+   * `[verifier] num_workers = 1`, every agent is attested on the main thread.
+   */
+  readonly workerScript?: string;
+  /** Node options of the worker threads (tests load TypeScript through a register hook). */
+  readonly workerExecArgv?: readonly string[];
 }
+
+/** Where agents are attested: on the main thread, or in worker threads. */
+type AttestationLoop =
+  | ({ readonly kind: 'in-process' } & BuiltEngine)
+  | { readonly kind: 'workers'; readonly workers: AttestationWorkers };
 
 export interface RunningVerifier extends ServiceHandle {
   readonly config: VerifierConfig;
   readonly server: RunningServer;
   readonly store: VerifierStore;
-  readonly engine: AttestationEngine;
+  /** The attestation loop when it runs on the main thread. */
+  readonly engine: AttestationEngine | undefined;
+  /** The attestation workers when `num_workers` asks for more than one. */
+  readonly workers: AttestationWorkers | undefined;
   readonly notifier: RevocationNotifier;
-}
-
-/** The verifier's client identity for agents and webhooks (`client_cert`, `trusted_server_ca`). */
-function loadClientTls(config: VerifierConfig): ClientTls | undefined {
-  if (!config.clientCert || !config.clientKey) return undefined;
-  return {
-    cert: readPemFile(config.clientCert, 'client_cert'),
-    key: readPemFile(config.clientKey, 'client_key'),
-    ...(config.clientKeyPassword ? { passphrase: config.clientKeyPassword } : {}),
-    cas: config.trustedServerCa.files.map((f) => readPemFile(f, 'trusted_server_ca')),
-    verifyPeer: config.trustedServerCa.verifyPeer,
-  };
 }
 
 export async function startVerifier(options: StartVerifierOptions): Promise<RunningVerifier> {
@@ -90,17 +87,53 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
       : {}),
   });
   const pull = config.mode === 'pull';
-  const clientTls = config.enableAgentMtls ? loadClientTls(config) : undefined;
+  const clientTls = loadClientTls(config);
+  // The verify endpoints judge measured boot with their own registry (the loops have theirs).
   const mbRegistry = createPolicyRegistry();
   requirePolicy(mbRegistry, config.measuredBootPolicyName);
-  const policies = new PolicyCache(store);
   const retry = {
     retryIntervalSeconds: config.retryIntervalSeconds,
     exponentialBackoff: config.exponentialBackoff,
   };
-  // The notifier asks the engine for its targets; the engine needs the notifier first.
-  const engineRef: { current?: AttestationEngine } = {};
-  const notifier = new RevocationNotifier({
+  const concurrency = options.concurrency ?? 256;
+  const workerCount = config.numWorkers > 0 ? config.numWorkers : os.availableParallelism();
+  let loop: AttestationLoop;
+  if (pull && options.workerScript !== undefined && workerCount > 1) {
+    const workers = await AttestationWorkers.start({
+      script: options.workerScript,
+      count: workerCount,
+      configOptions: options.configOptions,
+      concurrency,
+      verifierId: config.uuid,
+      store,
+      logger,
+      clientTls,
+      requestTimeoutMs: config.requestTimeoutSeconds * 1000,
+      maxResponseBytes: config.maxUploadSize,
+      ...(options.workerExecArgv ? { execArgv: options.workerExecArgv } : {}),
+    }).catch(async (e: unknown) => {
+      await store.close();
+      throw e;
+    });
+    // API reads and writes see every quote the workers have taken so far.
+    store.beforeFlush = () => workers.flush();
+    loop = { kind: 'workers', workers };
+    logger.info(`Attesting agents in ${workerCount} worker threads`);
+  } else {
+    loop = {
+      kind: 'in-process',
+      ...buildEngine({
+        config,
+        store,
+        logger,
+        notifier: { notify: (ev) => notifier.notify(ev) },
+        clock: options.clock ?? systemClock(),
+        concurrency,
+        clientTls,
+      }),
+    };
+  }
+  const notifier: RevocationNotifier = new RevocationNotifier({
     channels: config.revocations.enabledRevocationNotifications,
     webhookUrl: config.revocations.webhookUrl,
     zmqIp: config.revocations.zmqIp,
@@ -109,41 +142,14 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
     maxRetries: config.maxRetries,
     retryDelayMs: (n) => retryDelayMs(retry, n),
     timeoutMs: config.requestTimeoutSeconds * 1000,
-    targets: () => engineRef.current?.notificationTargets() ?? [],
+    targets: () =>
+      loop.kind === 'workers'
+        ? loop.workers.notificationTargets()
+        : loop.engine.notificationTargets(),
     logger: logger.child('revocation_notifier'),
   });
-  const clock = options.clock ?? systemClock();
-  const engine = new AttestationEngine({
-    store,
-    scheduler: (run) =>
-      new Scheduler({
-        clock,
-        concurrency: options.concurrency ?? 256,
-        run,
-        onError: (id, e) => logger.error(`Attestation step of ${id} failed: ${String(e)}`),
-      }),
-    policies,
-    severity: new SeverityPolicy(config.severityLabels, config.severityPolicy),
-    mbRegistry,
-    clientTls,
-    notifier,
-    logger,
-    settings: {
-      verifierId: config.uuid,
-      quoteIntervalMs: config.quoteIntervalSeconds * 1000,
-      ...retry,
-      maxRetries: config.maxRetries,
-      requestTimeoutMs: config.requestTimeoutSeconds * 1000,
-      maxResponseBytes: config.maxUploadSize,
-      // Upstream's ignore_tomtou_errors is inverted in code (§4.2 QUIRK); reproduced.
-      reportTomtou: config.ignoreTomtouErrors,
-      mbPolicyName: config.measuredBootPolicyName,
-      mbEvaluateAlways: config.measuredBootEvaluate === 'always',
-      defaultApiVersion: SERVER_CURRENT_VERSION,
-    },
-  });
-  engineRef.current = engine;
-  const control = engine;
+  if (loop.kind === 'workers') loop.workers.onNotify = (ev) => notifier.notify(ev);
+  const control = loop.kind === 'workers' ? loop.workers : loop.engine;
 
   const app = createApp({
     logger,
@@ -170,7 +176,8 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
         requireSignatures: config.requireAllowListSignatures,
         signingKeysDir: path.join(workDir, 'signing_keys'),
       },
-      onPolicyChanged: () => policies.clear(),
+      onPolicyChanged: () =>
+        loop.kind === 'workers' ? loop.workers.policiesChanged() : loop.policies.clear(),
     },
     {
       store,
@@ -195,18 +202,26 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
   }
   logger.info(`Starting Cloud Verifier (tornado) on port ${server.port}, use <Ctrl-C> to stop`);
   notifier.start();
-  if (pull) await engine.resume();
-  const running = engine;
+  if (pull && loop.kind === 'in-process') await loop.engine.resume();
+  if (pull && loop.kind === 'workers') {
+    const rows = await store.resumeAgents(config.uuid);
+    loop.workers.resume(rows, Math.min(config.quoteIntervalSeconds * 1000, rows.length * 2));
+    if (rows.length > 0) logger.info(`Resumed attestation of ${rows.length} agents`);
+  }
   return {
     config,
     server,
     store,
-    engine: running,
+    engine: loop.kind === 'in-process' ? loop.engine : undefined,
+    workers: loop.kind === 'workers' ? loop.workers : undefined,
     notifier,
     stop: async () => {
       await server.close();
       // Let in-flight attestations finish their writes and notifications (verifier §7.2).
-      await running.close(config.shutdownDrainTimeoutSeconds * 1000);
+      const drainMs = config.shutdownDrainTimeoutSeconds * 1000;
+      if (loop.kind === 'workers') await loop.workers.close(drainMs);
+      else await loop.engine.close(drainMs);
+      store.beforeFlush = undefined;
       await notifier.close();
       await store.close();
     },

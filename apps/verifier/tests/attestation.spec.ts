@@ -15,7 +15,7 @@ import type {
   Misbehaviour,
   RunningSimulatedAgent,
 } from '../../../tools/fleet/simulated-agent';
-import { enrolmentBody, startTestVerifier, waitFor } from './support/harness';
+import { engineOf, enrolmentBody, startTestVerifier, waitFor } from './support/harness';
 import type { TestVerifier } from './support/harness';
 
 // The full pull loop over real HTTPS/mTLS against simulated agents that produce genuine quotes
@@ -250,11 +250,7 @@ describe('attestation loop against simulated agents', () => {
     );
     // Wait for the next request to be in flight.
     const served0 = agent.quotesServed;
-    await waitFor(
-      () => (v.verifier.engine.runtime('deleting')?.inFlight ? true : undefined),
-      3000,
-      10,
-    );
+    await waitFor(() => (engineOf(v).runtime('deleting')?.inFlight ? true : undefined), 3000, 10);
     const d = await v.request('DELETE', '/v2.6/agents/deleting');
     expect([200, 202]).toContain(d.status);
     await waitFor(async () =>

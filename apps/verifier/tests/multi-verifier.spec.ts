@@ -9,7 +9,7 @@ import {
 } from '../../../tools/fleet/simulated-agent';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the simulator is a test tool in tools/fleet, not a lib
 import type { RunningSimulatedAgent } from '../../../tools/fleet/simulated-agent';
-import { enrolmentBody, startTestVerifier, waitFor } from './support/harness';
+import { engineOf, enrolmentBody, startTestVerifier, waitFor } from './support/harness';
 import type { TestVerifier } from './support/harness';
 
 // Two verifiers with different `uuid`s share one PostgreSQL database (verifier §7.1): each
@@ -67,8 +67,8 @@ describe('several verifiers on one PostgreSQL database', () => {
       });
       expect(st['operational_state']).toBe(3);
     }
-    expect(v1.verifier.engine.runtime('agent-of-v2')).toBeUndefined();
-    expect(v2.verifier.engine.runtime('agent-of-v1')).toBeUndefined();
+    expect(engineOf(v1).runtime('agent-of-v2')).toBeUndefined();
+    expect(engineOf(v2).runtime('agent-of-v1')).toBeUndefined();
   });
 
   it('lists by verifier id and refuses to delete another verifier’s agent', async () => {
@@ -93,7 +93,7 @@ describe('several verifiers on one PostgreSQL database', () => {
         KEYLIME_VERIFIER_UUID: 'v2',
       },
     });
-    expect(v2.verifier.engine.size).toBe(1);
-    expect(v2.verifier.engine.runtime('agent-of-v2')).toBeDefined();
+    expect(engineOf(v2).size).toBe(1);
+    expect(engineOf(v2).runtime('agent-of-v2')).toBeDefined();
   });
 });

@@ -257,7 +257,11 @@ export async function deleteAgent(deps: AgentHandlerDeps, agentId: string): Prom
     throw new HttpError(404, 'agent id associated to this verifier');
   const state = row.operationalState ?? -1;
   if (state === OperationalState.Terminated) return 202;
-  if (!deps.pull || DELETE_AT_ONCE.has(state) || deps.control.requestDelete(agentId) === 'now') {
+  if (
+    !deps.pull ||
+    DELETE_AT_ONCE.has(state) ||
+    (await deps.control.requestDelete(agentId)) === 'now'
+  ) {
     deps.control.forget(agentId);
     await deps.store.deleteAgent(agentId);
     deps.logger.info(`Agent ${agentId} deleted from the verifier`);

@@ -10,7 +10,7 @@ export interface AttestationControl {
    * DELETE of an active agent: `now` when no step is in flight (polling cancelled; the caller
    * deletes the row), `deferred` when one is (the loop deletes the row when it finishes).
    */
-  requestDelete(agentId: string): 'now' | 'deferred';
+  requestDelete(agentId: string): Promise<'now' | 'deferred'>;
   /** Forgets everything held in memory for the agent (after its row was deleted). */
   forget(agentId: string): void;
 }

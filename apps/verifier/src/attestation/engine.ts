@@ -22,7 +22,7 @@ import type { Scheduler } from '../scheduler/scheduler';
 import { jsonColumn } from '../store/columns';
 import type { AgentRow } from '../store/schema';
 import type { AgentPatch, VerifierStore } from '../store/verifier-store';
-import type { RevocationNotifier } from '../revocation/notifier';
+import type { RevocationEvent } from '../revocation/notifier';
 import { AgentClient } from './agent-client';
 import type { AgentResponse, ClientTls } from './agent-client';
 import { runtimeFromRow } from './agent-runtime';
@@ -54,7 +54,8 @@ export interface EngineDeps {
   readonly severity: SeverityPolicy;
   readonly mbRegistry: PolicyRegistry;
   readonly clientTls: ClientTls | undefined;
-  readonly notifier: RevocationNotifier;
+  /** Where revocation events go: the notifier, or the main thread from an attestation worker. */
+  readonly notifier: { notify(ev: RevocationEvent): unknown };
   readonly logger: Logger;
   readonly settings: EngineSettings;
 }
@@ -128,11 +129,19 @@ export class AttestationEngine implements AttestationControl {
   /** Resumes every active agent of this verifier from the database (verifier §2.1, §7.1). */
   async resume(): Promise<number> {
     const rows = await this.deps.store.resumeAgents(this.deps.settings.verifierId);
-    // Spread the first quotes over one interval so a restart with 10 000 agents is no thundering herd.
-    const spread = Math.min(this.deps.settings.quoteIntervalMs, rows.length * 2);
-    rows.forEach((row, i) => this.begin(row, rows.length > 1 ? (spread * i) / rows.length : 0));
+    this.resumeRows(rows);
     if (rows.length > 0) this.log.info(`Resumed attestation of ${rows.length} agents`);
     return rows.length;
+  }
+
+  /**
+   * Starts attesting rows already reset to START, their first quotes spread over `spreadMs`
+   * (default: one interval, at most 2 ms per agent) so a restart with 10 000 agents is no
+   * thundering herd.
+   */
+  resumeRows(rows: readonly AgentRow[], spreadMs?: number): void {
+    const spread = spreadMs ?? Math.min(this.deps.settings.quoteIntervalMs, rows.length * 2);
+    rows.forEach((row, i) => this.begin(row, rows.length > 1 ? (spread * i) / rows.length : 0));
   }
 
   start(row: AgentRow): void {
@@ -163,15 +172,15 @@ export class AttestationEngine implements AttestationControl {
     this.forget(agentId);
   }
 
-  requestDelete(agentId: string): 'now' | 'deferred' {
+  requestDelete(agentId: string): Promise<'now' | 'deferred'> {
     const rt = this.runtimes.get(agentId);
     if (rt?.inFlight) {
       rt.pendingDelete = true;
       this.scheduler.cancel(agentId);
-      return 'deferred';
+      return Promise.resolve('deferred');
     }
     this.forget(agentId);
-    return 'now';
+    return Promise.resolve('now');
   }
 
   forget(agentId: string): void {

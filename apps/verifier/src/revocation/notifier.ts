@@ -47,8 +47,11 @@ export interface NotifierOptions {
   readonly maxRetries: number;
   readonly retryDelayMs: (attempt: number) => number;
   readonly timeoutMs: number;
-  /** Agents of this verifier that asked for notifications (enrolled a revocation key). */
-  readonly targets: () => readonly NotificationTarget[];
+  /**
+   * Agents of this verifier that asked for notifications (enrolled a revocation key); a promise
+   * when the attestation workers hold them.
+   */
+  readonly targets: () => readonly NotificationTarget[] | Promise<readonly NotificationTarget[]>;
   readonly logger: Logger;
 }
 
@@ -135,7 +138,7 @@ export class RevocationNotifier {
   }
 
   private async toAgents(n: SignedNotification, failedId: string): Promise<void> {
-    const targets = this.options.targets().filter((t) => t.agentId !== failedId);
+    const targets = (await this.options.targets()).filter((t) => t.agentId !== failedId);
     await Promise.all(
       targets.map(async (t) => {
         const r = await t.client.post(`/v${t.apiVersion}/notifications/revocation`, n);

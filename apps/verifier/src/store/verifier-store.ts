@@ -136,6 +136,11 @@ export class VerifierStore {
   private flushing: Promise<void> | undefined;
   /** Called with the ids whose guarded update hit a final state or a deleted row. */
   onGuardMiss: (agentId: string) => void = () => undefined;
+  /**
+   * Runs first in every flush: with attestation workers, the main thread's store makes them write
+   * their queued updates, so an API read or write after a flush sees every quote so far.
+   */
+  beforeFlush: (() => Promise<void>) | undefined;
 
   private constructor(
     private readonly opened: OpenedDataSource,
@@ -228,6 +233,7 @@ export class VerifierStore {
 
   /** Writes every queued patch; resolves when they are in the database. */
   async flush(): Promise<void> {
+    if (this.beforeFlush) await this.beforeFlush();
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;

@@ -10,6 +10,7 @@ import { silentLogger } from '@keylime/core';
 import type { Logger } from '@keylime/core';
 import { startVerifier } from '../../src/verifier';
 import type { RunningVerifier, StartVerifierOptions } from '../../src/verifier';
+import type { AttestationEngine } from '../../src/attestation/engine';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the simulator is a test tool in tools/fleet, not a lib
 import type { SimulatedAgent } from '../../../../tools/fleet/simulated-agent';
 
@@ -130,6 +131,13 @@ export function enrolmentBody(
     supported_version: '2.6',
     ...overrides,
   };
+}
+
+/** The in-process attestation loop of a test verifier (started without worker threads). */
+export function engineOf(v: TestVerifier): AttestationEngine {
+  const engine = v.verifier.engine;
+  if (!engine) throw new Error('this test verifier attests in worker threads');
+  return engine;
 }
 
 /** Polls `fn` until it returns a value (not undefined) or the time is up. */
