@@ -5,6 +5,7 @@
  * stale keep-alive retry, overlapping requests and close().
  */
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -12,6 +13,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { createTestPki } from '@keylime/server/src/testing/openssl-pki';
 import type { TestPki } from '@keylime/server/src/testing/openssl-pki';
 import { AgentClient } from './agent-client';
@@ -52,6 +55,27 @@ function selfSigned(dir: string, name: string): Identity {
   return {
     cert: fs.readFileSync(path.join(dir, `${name}.crt`), 'utf8'),
     key: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
+  };
+}
+
+/** A self-signed certificate whose validity ended yesterday. */
+async function expiredSelfSigned(): Promise<Identity> {
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=expired-agent',
+    notBefore: new Date(Date.now() - 2 * 86_400_000),
+    notAfter: new Date(Date.now() - 86_400_000),
+    keys,
+    signingAlgorithm: alg,
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  return {
+    cert: cert.toString('pem'),
+    key: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
 }
 
@@ -244,6 +268,19 @@ describe('AgentClient over mTLS', () => {
       const r = await c.post('/v2.1/keys/vkey', { encrypted_key: 'secret' });
       expect(r).toMatchObject({ kind: 'unreachable', code: 599 });
       expect(r.kind === 'unreachable' && r.reason).toMatch(/does not match/);
+      expect(agent.seen).toHaveLength(0);
+    } finally {
+      c.close();
+      await agent.close();
+    }
+  });
+
+  it('refuses the enrolled certificate once it has expired (as a trust anchor would be)', async () => {
+    const expired = await expiredSelfSigned();
+    const agent = await httpsAgent(expired);
+    const c = client(agent.port, expired.cert);
+    try {
+      expect(await c.get('/x')).toMatchObject({ kind: 'unreachable', code: 599 });
       expect(agent.seen).toHaveLength(0);
     } finally {
       c.close();
