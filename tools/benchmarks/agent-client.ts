@@ -7,7 +7,8 @@
  * after a GC, then R rounds of one GET per client on the warm connections (CPU µs per request).
  * Variants: `new` = AgentClient (one shared SecureContext, raw socket, hand-written HTTP/1.1);
  * `old` = the previous https.Agent-per-agent client (inlined below, a SecureContext per connection).
- * Run: `tools/bench agent-client [--agents N] [--rounds R]`.
+ * Run: `tools/bench agent-client [--agents N] [--rounds R] [--profile DIR]` (--profile: node
+ * --cpu-prof of each client process, written to DIR).
  */
 import { execFileSync, fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -251,9 +252,10 @@ async function runClient(setup: ClientSetup): Promise<ClientResult> {
 
 // ---------------------------------------------------------------- orchestration
 
-function child(role: string): ChildProcess {
+function child(role: string, profileDir?: string): ChildProcess {
+  const prof = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   return fork(__filename, [role], {
-    execArgv: ['-r', '@swc-node/register', '--expose-gc'],
+    execArgv: ['-r', '@swc-node/register', '--expose-gc', ...prof],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
@@ -299,6 +301,9 @@ function selfSignedAgentCert(dir: string): { cert: string; key: string } {
 async function main(): Promise<void> {
   const agents = arg('--agents', 1000);
   const rounds = arg('--rounds', 5);
+  const p = process.argv.indexOf('--profile');
+  const profileDir =
+    p >= 0 ? path.resolve(process.argv[p + 1] ?? 'tmp/agent-client-prof') : undefined;
   const pki = createTestPki();
   const agent = selfSignedAgentCert(pki.dir);
   const tls: ClientTls = {
@@ -320,7 +325,7 @@ async function main(): Promise<void> {
     } satisfies ServerSetup);
     const results: ClientResult[] = [];
     for (const variant of ['old', 'new'] as const) {
-      const proc = child('--client');
+      const proc = child('--client', profileDir);
       results.push(
         await ask<ClientResult>(proc, {
           variant,
@@ -331,7 +336,9 @@ async function main(): Promise<void> {
           rounds,
         } satisfies ClientSetup),
       );
-      proc.kill();
+      // A profiled child writes its profile on a normal exit only.
+      if (profileDir === undefined) proc.kill();
+      else proc.disconnect();
     }
     const f = (x: number, d = 1): string => x.toFixed(d).padStart(9);
     console.log(
