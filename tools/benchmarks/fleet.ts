@@ -43,6 +43,8 @@ interface Options {
   /** Agents registered at the registrar (the rest are enrolled with the simulator's data). */
   readonly registerLimit: number;
   readonly profile: boolean;
+  /** node --cpu-prof on the simulator shards (summary over the measured window). */
+  readonly profileSimulator: boolean;
   readonly keep: boolean;
   readonly selfCheck: boolean;
   readonly maxWarmupSeconds: number;
@@ -53,7 +55,8 @@ interface Options {
 function usage(): never {
   console.error(
     'usage: tools/bench fleet [--agents N[,N…]] [--db sqlite|postgres[,…]] [--seconds S] [--interval S]\n' +
-      '                         [--ima-growth K] [--register all|K] [--profile] [--keep] [--self-check]\n' +
+      '                         [--ima-growth K] [--register all|K] [--profile] [--profile-simulator]\n' +
+      '                         [--keep] [--self-check]\n' +
       '                         [--built DIR (default dist/apps)] [--warmup-max S]\n' +
       '  side by side with running services (e.g. upstream Keylime), nothing started here:\n' +
       '    --external-ca DIR --external-verifier PORT --external-registrar PORT,TLS_PORT\n' +
@@ -73,6 +76,7 @@ function parseArgs(argv: readonly string[]): Options {
     imaGrowth: 3,
     registerLimit: Infinity,
     profile: process.env['FLEET_PROFILE'] === '1',
+    profileSimulator: false,
     keep: false,
     selfCheck: false,
     maxWarmupSeconds: 120,
@@ -107,6 +111,7 @@ function parseArgs(argv: readonly string[]): Options {
       opts.registerLimit = v === 'all' ? Infinity : Math.floor(Number(v));
       if (!(opts.registerLimit >= 0)) usage();
     } else if (a === '--profile') opts.profile = true;
+    else if (a === '--profile-simulator') opts.profileSimulator = true;
     else if (a === '--keep') opts.keep = true;
     else if (a === '--self-check') opts.selfCheck = true;
     else if (a?.startsWith('--external-')) ext[a.slice('--external-'.length)] = value();
@@ -283,9 +288,15 @@ interface Shard {
   ): Promise<Extract<ShardReply, { type: T }>>;
 }
 
-function startShard(): Shard {
+/** `profileDir`: run the shard under `node --cpu-prof`, writing there when it exits. */
+function startShard(profileDir?: string): Shard {
   const child = fork(path.join(ROOT, 'tools/fleet/fleet-shard.ts'), [], {
-    execArgv: ['-r', '@swc-node/register', '--max-old-space-size=4096'],
+    execArgv: [
+      '-r',
+      '@swc-node/register',
+      '--max-old-space-size=4096',
+      ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
+    ],
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -520,7 +531,12 @@ function summariseProfile(
     if (!n) continue;
     const cf = n.callFrame;
     let where = cf.url === '' ? '' : `${path.basename(cf.url)}:${cf.lineNumber + 1}`;
-    let area = cf.url === '' ? '(native/idle)' : cf.url.startsWith('node:') ? cf.url : 'other';
+    let area =
+      cf.url === ''
+        ? '(native/idle)'
+        : cf.url.startsWith('node:')
+          ? cf.url
+          : (/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(cf.url)?.[1] ?? path.basename(cf.url));
     if (map && cf.url.endsWith('main.js') && cf.lineNumber >= 0) {
       const e = map.findEntry(cf.lineNumber, cf.columnNumber) as {
         originalSource?: string;
@@ -567,6 +583,8 @@ interface RunResult {
   readonly rowsPerSecond: number;
   readonly rowsLabel: string;
   readonly simulatorCpuPercent: number;
+  /** Simulator CPU (all shards, utime+stime) per quote served. */
+  readonly simulatorUsPerQuote: number;
   readonly handshakesPerSecond: number;
   readonly machineBusyPercent: number;
   readonly loadBefore: string;
@@ -575,6 +593,7 @@ interface RunResult {
   readonly registered: number;
   readonly setupSeconds: number;
   readonly profile?: string;
+  readonly simulatorProfile?: string;
 }
 
 function ini(section: string, values: Record<string, string | number>): string {
@@ -801,7 +820,10 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   const shardCount = Math.ceil(n / AGENTS_PER_SHARD);
   const basePort = await freePort();
   progress(`${db} N=${n}: starting ${shardCount} simulator process(es)`);
-  const shards = Array.from({ length: shardCount }, () => startShard());
+  const simProfileDir = opts.profileSimulator
+    ? path.join(ROOT, 'tmp', 'fleet-profiles', `simulator-${db}-${n}-${Date.now()}`)
+    : undefined;
+  const shards = Array.from({ length: shardCount }, () => startShard(simProfileDir));
   const ready = await Promise.all(
     shards.map((s, i) =>
       s.call(
@@ -1018,11 +1040,36 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   const rate = served / elapsed;
 
   progress(`${db} N=${n}: stopping`);
+  const shardsExited = shards.map(
+    (s) =>
+      new Promise<void>((r) => {
+        if (s.child.exitCode !== null || s.child.signalCode !== null) r();
+        else s.child.once('exit', () => r());
+      }),
+  );
   await Promise.all(
     shards.map((s) =>
       s.call({ type: 'close', seq: seq() }, 'closed', 30_000).catch(() => undefined),
     ),
   );
+  let simulatorProfile: string | undefined;
+  if (simProfileDir !== undefined) {
+    // The profile is written as the shard exits (it does after 'closed').
+    await Promise.race([Promise.all(shardsExited), sleep(30_000)]);
+    const files = fs.existsSync(simProfileDir)
+      ? fs.readdirSync(simProfileDir).filter((f) => f.endsWith('.cpuprofile'))
+      : [];
+    simulatorProfile =
+      files.length === 0
+        ? `no .cpuprofile in ${simProfileDir}`
+        : `${path.join(simProfileDir, files[0] ?? '')}: ${summariseProfile(
+            path.join(simProfileDir, files[0] ?? ''),
+            '',
+            windowFromUs,
+            windowToUs,
+            30,
+          )}`;
+  }
   const profile = await svc.stop(windowFromUs, windowToUs);
   await cleanupAll();
   return {
@@ -1041,6 +1088,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     rowsPerSecond: (db1.rows - db0.rows) / elapsed,
     rowsLabel: db === 'postgres' ? 'rows' : 'pages',
     simulatorCpuPercent: ((simCpu1 - simCpu0) / 1000 / elapsed) * 100,
+    simulatorUsPerQuote: served > 0 ? ((simCpu1 - simCpu0) * 1000) / served : NaN,
     handshakesPerSecond: handshakes / elapsed,
     machineBusyPercent: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
     loadBefore,
@@ -1049,6 +1097,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     registered,
     setupSeconds,
     ...(profile === undefined ? {} : { profile }),
+    ...(simulatorProfile === undefined ? {} : { simulatorProfile }),
   };
 }
 
@@ -1108,18 +1157,23 @@ function printTable(results: readonly RunResult[], opts: Options): void {
     `\nfleet: quote interval ${opts.intervalSeconds} s, IMA +${opts.imaGrowth} entries/quote, ${opts.seconds} s window, ${os.cpus().length} cores, node ${process.version}`,
   );
   console.log(
-    '| db | agents | attest/s (target) | p50 ms | p99 ms | verifier CPU | CPU µs/attest | RSS MiB (idle) | KiB/agent | DB commits/s | DB rows/s | TLS handshakes/s | simulator CPU | machine busy | load 1m before→after | not PASS |',
+    '| db | agents | attest/s (target) | p50 ms | p99 ms | verifier CPU | CPU µs/attest | RSS MiB (idle) | KiB/agent | DB commits/s | DB rows/s | TLS handshakes/s | simulator CPU | sim µs/quote | machine busy | load 1m before→after | not PASS |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+  console.log(
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+  );
   for (const r of results) {
     console.log(
-      `| ${r.db} | ${r.agents} | ${fmt(r.attestationsPerSecond)} (${fmt(r.target)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.verifierCpuPercent)}% | ${fmt(r.cpuUsPerAttestation)} | ${fmt(r.rssMiB)} (${fmt(r.idleRssMiB)}) | ${fmt(r.rssPerAgentKiB, 1)} | ${fmt(r.commitsPerSecond)} | ${fmt(r.rowsPerSecond)} ${r.rowsLabel} | ${fmt(r.handshakesPerSecond, 1)} | ${fmt(r.simulatorCpuPercent)}% | ${fmt(r.machineBusyPercent)}% | ${r.loadBefore}→${r.loadAfter} | ${r.failedAgents} |`,
+      `| ${r.db} | ${r.agents} | ${fmt(r.attestationsPerSecond)} (${fmt(r.target)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.verifierCpuPercent)}% | ${fmt(r.cpuUsPerAttestation)} | ${fmt(r.rssMiB)} (${fmt(r.idleRssMiB)}) | ${fmt(r.rssPerAgentKiB, 1)} | ${fmt(r.commitsPerSecond)} | ${fmt(r.rowsPerSecond)} ${r.rowsLabel} | ${fmt(r.handshakesPerSecond, 1)} | ${fmt(r.simulatorCpuPercent)}% | ${fmt(r.simulatorUsPerQuote)} | ${fmt(r.machineBusyPercent)}% | ${r.loadBefore}→${r.loadAfter} | ${r.failedAgents} |`,
     );
   }
   console.log(
     'latency = time from a quote request reaching the agent to the next one, minus the quote interval (verdict + scheduling delay).',
   );
   for (const r of results) if (r.profile) console.log(`\n${r.db} N=${r.agents} ${r.profile}`);
+  for (const r of results)
+    if (r.simulatorProfile)
+      console.log(`\n${r.db} N=${r.agents} simulator profile ${r.simulatorProfile}`);
 }
 
 async function main(): Promise<void> {

@@ -1,10 +1,18 @@
 /**
  * @module fleet-agents: one process hosting thousands of virtual pull agents for the fleet benchmark —
- * one HTTPS server fed by a listening socket per agent (each agent has its own ip:port on 127.x.y.z,
+ * one mTLS server fed by a listening socket per agent (each agent has its own ip:port on 127.x.y.z,
  * routed by the socket's local address), software ECDSA P-256 AKs signing genuine quotes over the
  * verifier's nonce, an IMA log that grows a few entries per quote with PCR 10 kept consistent, and
  * registration/activation against a real registrar with a software EK (agent-registrar-tenant §3).
- * Per agent the state is a few buffers and a key: IMA lines are regenerated from their index.
+ * Per agent the state is a key, a few bytes and counters: every agent's log is the same sequence of
+ * entries, so PCR 10 after k entries, the JSON-escaped lines and, per PCR mask and log length, the
+ * PCR digest and blob are computed once per process.
+ *
+ * Serving is built for CPU per quote (the simulator shares the machine with the verifier): a plain
+ * `tls.Server` (one SecureContext, client certificates checked against the verifier's CA exactly as
+ * https did) with the small HTTP/1.1 reader of ./agent-http, a hand-built TPMS_ATTEST/TPMT_SIGNATURE
+ * (byte-identical to @keylime/tpm's encoders; the spec checks this) and a hand-built JSON reply with
+ * the same keys in the same order. What remains per quote is mostly the ECDSA signature and TLS.
  */
 import {
   constants,
@@ -20,25 +28,20 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import http from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import 'reflect-metadata';
 import { activationAuthTag, kdfa, kdfe } from '@keylime/crypto';
 import {
   AK_EXPECTED_ATTRIBUTES,
   EK_LOW_TEMPLATE,
   TpmAlg,
-  TpmSt,
   dataPcrValue,
   decodeCredentialBlob,
   decodeIdObject,
   decodeTpm2bPublic,
   encodePcrBlob,
   encodeTpm2bPublic,
-  encodeTpmsAttest,
-  encodeTpmtSignature,
-  formatQuoteString,
   objectName,
   pcrBlobFromValues,
   pcrSelection,
@@ -46,6 +49,8 @@ import {
   tpmaObjectFromWord,
 } from '@keylime/tpm';
 import type { TpmaObject } from '@keylime/tpm';
+import { serveHttp } from './agent-http';
+import type { AgentHttpReply, AgentHttpRequest } from './agent-http';
 import { fileDigest, imaNgTemplateData } from './ima-log';
 import type { FleetIdentity } from './simulated-agent';
 
@@ -54,9 +59,13 @@ const IMA_FILES = 48;
 const API_VERSIONS = ['2.1', '2.2', '2.3', '2.4', '2.5', '2.6'];
 /** Latency histogram resolution: 1 ms buckets up to this many ms (later ones clamp). */
 const HIST_MS = 20_000;
+/** Longer than any quote interval: the verifier keeps one connection per agent. */
+const KEEP_ALIVE_MS = 120_000;
 
 interface ImaEntry {
   readonly line: string;
+  /** `line` JSON-escaped (without quotes), ready to paste into the reply. */
+  readonly json: string;
   /** SHA-256 of the template data: what the kernel extends into PCR 10 of the sha256 bank. */
   readonly extend: Buffer;
   readonly path: string;
@@ -66,8 +75,10 @@ interface ImaEntry {
 function imaEntry(path: string, digest: string): ImaEntry {
   const data = imaNgTemplateData(digest, path);
   const sha1 = createHash('sha1').update(data).digest('hex');
+  const line = `10 ${sha1} ima-ng sha256:${digest} ${path}\n`;
   return {
-    line: `10 ${sha1} ima-ng sha256:${digest} ${path}\n`,
+    line,
+    json: JSON.stringify(line).slice(1, -1),
     extend: createHash('sha256').update(data).digest(),
     path,
     digest,
@@ -83,6 +94,76 @@ const FILE_ENTRIES: readonly ImaEntry[] = Array.from({ length: IMA_FILES }, (_, 
 /** Entry `i` of every fleet agent's IMA log: boot_aggregate, then the files in turn. */
 function entryAt(i: number): ImaEntry {
   return i === 0 ? BOOT_ENTRY : (FILE_ENTRIES[(i - 1) % IMA_FILES] as ImaEntry);
+}
+
+/** PCR 10 (sha256 bank) after the first k entries, at index k; the same for every agent. */
+const PCR10_AFTER: Buffer[] = [Buffer.alloc(32)];
+
+function pcr10After(count: number): Buffer {
+  for (let k = PCR10_AFTER.length; k <= count; k++) {
+    const prev = PCR10_AFTER[k - 1] as Buffer;
+    PCR10_AFTER.push(
+      createHash('sha256')
+        .update(prev)
+        .update(entryAt(k - 1).extend)
+        .digest(),
+    );
+  }
+  return PCR10_AFTER[count] as Buffer;
+}
+
+/** TPM_GENERATED_VALUE ‖ TPM_ST_ATTEST_QUOTE: the first six bytes of every quote's TPMS_ATTEST. */
+const ATTEST_MAGIC_TYPE = Buffer.from([0xff, 0x54, 0x43, 0x47, 0x80, 0x18]);
+/** resetCount 1, restartCount 0, safe 1, firmwareVersion: what follows the clock in clockInfo. */
+const CLOCK_TAIL = Buffer.from('00000001' + '00000000' + '01' + '2019102300163636', 'hex');
+/** TPMT_SIGNATURE header for ECDSA/SHA-256 with a 32-byte r (s gets its own size field). */
+const SIG_HEAD = Buffer.from([0x00, 0x18, 0x00, 0x0b, 0x00, 0x20]);
+
+/** What a quote needs for one PCR mask (PCR 16 always included, as the Rust agent does for the NK). */
+interface MaskLayout {
+  readonly pcrs: readonly number[];
+  /** TPML_PCR_SELECTION as it appears in TPMS_ATTEST. */
+  readonly tpml: Buffer;
+  /** Per log length: the PCR digest in TPMS_ATTEST and the base64 PCR blob of the quote string. */
+  readonly byCount: Map<number, { readonly digest: Buffer; readonly blob: string }>;
+}
+
+/** Entries of `byCount` kept at most: agents of a run sit within a few log lengths of each other. */
+const BY_COUNT_LIMIT = 1024;
+
+/** Hand-encoded TPMS_ATTEST of a quote; the spec checks it against @keylime/tpm's encoder. */
+export function encodeQuoteAttest(
+  qualifiedSigner: Buffer,
+  nonce: string,
+  clock: number,
+  tpml: Buffer,
+  pcrDigest: Buffer,
+): Buffer {
+  const n = Buffer.byteLength(nonce, 'latin1');
+  const b = Buffer.allocUnsafe(6 + 2 + qualifiedSigner.length + 2 + n + 8 + 17 + tpml.length + 34);
+  let o = ATTEST_MAGIC_TYPE.copy(b, 0);
+  o = b.writeUInt16BE(qualifiedSigner.length, o);
+  o += qualifiedSigner.copy(b, o);
+  o = b.writeUInt16BE(n, o);
+  o += b.write(nonce, o, 'latin1');
+  // u64 clock without BigInt: it stays far below 2^53.
+  o = b.writeUInt32BE(Math.floor(clock / 0x1_0000_0000), o);
+  o = b.writeUInt32BE(clock >>> 0, o);
+  o += CLOCK_TAIL.copy(b, o);
+  o += tpml.copy(b, o);
+  o = b.writeUInt16BE(pcrDigest.length, o);
+  pcrDigest.copy(b, o);
+  return b;
+}
+
+/** TPMT_SIGNATURE from an IEEE-P1363 ECDSA P-256 signature (r ‖ s, 32 bytes each). */
+export function encodeEcdsaSignature(p1363: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(72);
+  SIG_HEAD.copy(b, 0);
+  p1363.copy(b, 6, 0, 32);
+  b.writeUInt16BE(32, 38);
+  p1363.copy(b, 40, 32, 64);
+  return b;
 }
 
 /** The runtime policy (v1) every fleet agent satisfies. */
@@ -111,7 +192,7 @@ interface VirtualAgent {
   readonly qualifiedSigner: Buffer;
   ek: KeyObject | undefined;
   ekTpm: string | undefined;
-  pcr10: Buffer;
+  /** Log length; PCR 10 is pcr10After(imaCount). */
   imaCount: number;
   clock: number;
   /** performance.now() of the last quote request, 0 = none yet. */
@@ -177,35 +258,76 @@ function listenOn(server: net.Server, port: number, host: string): Promise<numbe
   });
 }
 
-function send(res: ServerResponse, code: number, status: string, results: unknown): void {
-  const body = JSON.stringify({ code, status, results });
-  res.writeHead(code, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  res.end(body);
+/** The agent API's JSON envelope (§4): `{code, status, results}`. */
+function send(code: number, status: string, results: unknown): AgentHttpReply {
+  return { code, body: JSON.stringify({ code, status, results }) };
 }
 
-function readBody(req: IncomingMessage, limit = 1 << 16): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => {
-      text += c;
-      if (text.length > limit) req.destroy(new Error('body too large'));
-    });
-    req.on('end', () => resolve(text));
-    req.on('error', reject);
-  });
+const VERSION_REPLY = send(200, 'Success', {
+  supported_version: API_VERSIONS[API_VERSIONS.length - 1],
+  supported_versions: API_VERSIONS,
+});
+const NOT_FOUND = send(404, 'Not Found', {});
+const BAD_PARAMETERS = send(400, 'Invalid request parameters', {});
+const OK_NULL = send(200, 'Success', null);
+
+/** The four query parameters of GET /quotes/integrity (first occurrence wins, as URLSearchParams). */
+interface QuoteQuery {
+  nonce: string | undefined;
+  mask: string | undefined;
+  partial: string | undefined;
+  imaMlEntry: string | undefined;
 }
 
-/** N virtual agents behind one HTTPS server in this process. */
+/** application/x-www-form-urlencoded value; undefined when its percent-encoding is malformed. */
+function formDecode(v: string): string | undefined {
+  if (!v.includes('%') && !v.includes('+')) return v;
+  try {
+    return decodeURIComponent(v.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the query string (without `?`); undefined when malformed. Other parameters are ignored. */
+export function parseQuoteQuery(query: string): QuoteQuery | undefined {
+  const q: QuoteQuery = {
+    nonce: undefined,
+    mask: undefined,
+    partial: undefined,
+    imaMlEntry: undefined,
+  };
+  let at = 0;
+  while (at <= query.length) {
+    let end = query.indexOf('&', at);
+    if (end < 0) end = query.length;
+    if (end > at) {
+      const eq = query.indexOf('=', at);
+      const cut = eq < 0 || eq > end ? end : eq;
+      const key = formDecode(query.slice(at, cut));
+      const value = formDecode(cut === end ? '' : query.slice(cut + 1, end));
+      if (key === undefined || value === undefined) return undefined;
+      if (key === 'nonce') q.nonce ??= value;
+      else if (key === 'mask') q.mask ??= value;
+      else if (key === 'partial') q.partial ??= value;
+      else if (key === 'ima_ml_entry') q.imaMlEntry ??= value;
+    }
+    at = end + 1;
+  }
+  return q;
+}
+
+/** N virtual agents behind one TLS server in this process. */
 export class FleetShard {
   private readonly agents: VirtualAgent[] = [];
   private readonly byEndpoint = new Map<string, VirtualAgent>();
   private readonly listeners: net.Server[] = [];
-  private readonly server: https.Server;
+  /** Accepted TCP connections, closed on close(). */
+  private readonly connections = new Set<net.Socket>();
+  private readonly server: tls.Server;
   private readonly pcr16: Buffer;
+  private readonly pubkeyJson: string;
+  private readonly layouts = new Map<number, MaskLayout>();
   private hist = new Uint32Array(HIST_MS + 1);
   private served = 0;
   private firstQuotes = 0;
@@ -217,26 +339,24 @@ export class FleetShard {
   constructor(private readonly options: FleetShardOptions) {
     const { identity } = options;
     this.pcr16 = Buffer.from(dataPcrValue('sha256', identity.nkPublicPem), 'hex');
-    this.server = https.createServer(
-      {
-        key: identity.tlsKeyPem,
-        cert: identity.tlsCertPem,
-        ca: options.clientCaPem,
-        requestCert: true,
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-        // Longer than any quote interval: the verifier keeps one connection per agent.
-        keepAliveTimeout: 120_000,
-      },
-      (req, res) => {
-        this.handle(req, res).catch(() => {
-          this.errors++;
-          if (!res.headersSent) send(res, 400, 'Bad Request', {});
-        });
-      },
-    );
+    this.pubkeyJson = JSON.stringify(identity.nkPublicPem);
+    // One server, so one SecureContext for all agents; it authorises the client certificate
+    // (requestCert + rejectUnauthorized) before 'secureConnection', as https.Server did.
+    this.server = tls.createServer({
+      key: identity.tlsKeyPem,
+      cert: identity.tlsCertPem,
+      ca: options.clientCaPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    });
     this.server.on('tlsClientError', () => this.errors++);
-    this.server.on('secureConnection', () => this.handshakes++);
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => {
+      this.handshakes++;
+      // Routed once per connection: the local address is the agent's ip:port.
+      const agent = this.byEndpoint.get(`${socket.localAddress ?? ''}:${socket.localPort ?? 0}`);
+      serveHttp(socket, (req) => this.handleSafely(agent, req), { keepAliveMs: KEEP_ALIVE_MS });
+    });
     const akTemplate = {
       nameAlg: TpmAlg.Sha256,
       objectAttributes: tpmaObjectFromWord(AK_EXPECTED_ATTRIBUTES) as TpmaObject,
@@ -262,7 +382,6 @@ export class FleetShard {
         ]),
         ek: undefined,
         ekTpm: undefined,
-        pcr10: Buffer.alloc(32),
         imaCount: 0,
         clock: 100_000,
         lastRequestAt: 0,
@@ -276,6 +395,8 @@ export class FleetShard {
   /** Opens one listening socket per agent; resolves with what the driver needs to enrol them. */
   async listen(): Promise<FleetAgentInfo[]> {
     const feed = (socket: net.Socket): void => {
+      this.connections.add(socket);
+      socket.once('close', () => this.connections.delete(socket));
       this.server.emit('connection', socket);
     };
     for (const agent of this.agents) {
@@ -292,9 +413,11 @@ export class FleetShard {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    // A listener's close() waits for its connections, which the verifier keeps alive: end them too.
+    const closed = this.listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
+    await Promise.all(closed);
   }
 
   /** Counters (and the latency histogram) since the last reset. */
@@ -394,21 +517,40 @@ export class FleetShard {
   }
 
   private grow(agent: VirtualAgent, n: number): void {
-    let pcr = agent.pcr10;
-    for (let k = 0; k < n; k++) {
-      const e = entryAt(agent.imaCount++);
-      pcr = createHash('sha256').update(pcr).update(e.extend).digest();
-    }
-    agent.pcr10 = pcr;
+    agent.imaCount += n;
   }
 
-  /** The log from entry `start` as the Rust agent serves it (whole log when start is past the end). */
-  private imaSlice(agent: VirtualAgent, start: number): { text: string; entry: number } {
-    const from = start > agent.imaCount ? 0 : start;
-    this.imaEntriesSent += agent.imaCount - from;
-    let text = '';
-    for (let i = from; i < agent.imaCount; i++) text += entryAt(i).line;
-    return { text, entry: from };
+  /** Selection, PCR digest and blob for `mask` at log length `count` (shared by all agents). */
+  private pcrState(mask: number, count: number): { tpml: Buffer; digest: Buffer; blob: string } {
+    let layout = this.layouts.get(mask);
+    if (!layout) {
+      const pcrs: number[] = [];
+      for (let i = 0; i < 24; i++) if ((mask >>> i) & 1 || i === 16) pcrs.push(i);
+      const sel = pcrSelection(TpmAlg.Sha256, pcrs);
+      const tpml = Buffer.alloc(4 + 2 + 1 + sel.pcrSelect.length);
+      tpml.writeUInt32BE(1, 0);
+      tpml.writeUInt16BE(TpmAlg.Sha256, 4);
+      tpml.writeUInt8(sel.pcrSelect.length, 6);
+      tpml.set(sel.pcrSelect, 7);
+      layout = { pcrs, tpml, byCount: new Map() };
+      this.layouts.set(mask, layout);
+    }
+    let state = layout.byCount.get(count);
+    if (!state) {
+      const pcr10 = pcr10After(count);
+      const zero = Buffer.alloc(32);
+      const values = layout.pcrs.map((i) => (i === 10 ? pcr10 : i === 16 ? this.pcr16 : zero));
+      const digest = createHash('sha256');
+      for (const v of values) digest.update(v);
+      const sel = [pcrSelection(TpmAlg.Sha256, layout.pcrs)];
+      state = {
+        digest: digest.digest(),
+        blob: Buffer.from(encodePcrBlob(pcrBlobFromValues(sel, values))).toString('base64'),
+      };
+      if (layout.byCount.size >= BY_COUNT_LIMIT) layout.byCount.clear();
+      layout.byCount.set(count, state);
+    }
+    return { tpml: layout.tpml, digest: state.digest, blob: state.blob };
   }
 
   /** GET /quotes/integrity results for agent `index` (public for the driver's self-check). */
@@ -419,9 +561,18 @@ export class FleetShard {
     partial: boolean,
     imaEntryNo: number,
   ): Record<string, unknown> {
-    return this.quote(this.agents[index] as VirtualAgent, nonce, mask, partial, imaEntryNo, '2.6');
+    const body = this.quote(
+      this.agents[index] as VirtualAgent,
+      nonce,
+      mask,
+      partial,
+      imaEntryNo,
+      '2.6',
+    );
+    return (JSON.parse(body) as { results: Record<string, unknown> }).results;
   }
 
+  /** The whole JSON reply to GET /quotes/integrity, keys in the order JSON.stringify gave before. */
   private quote(
     agent: VirtualAgent,
     nonce: string,
@@ -429,86 +580,60 @@ export class FleetShard {
     partial: boolean,
     imaEntryNo: number,
     apiVersion: string,
-  ): Record<string, unknown> {
+  ): string {
     this.grow(agent, this.options.imaGrowth);
-    const pcrs: number[] = [];
-    const values: Buffer[] = [];
-    for (let i = 0; i < 24; i++) {
-      if (!((mask >>> i) & 1) && i !== 16) continue;
-      pcrs.push(i);
-      values.push(i === 10 ? agent.pcr10 : i === 16 ? this.pcr16 : Buffer.alloc(32));
-    }
-    const sel = [pcrSelection(TpmAlg.Sha256, pcrs)];
-    const digest = createHash('sha256');
-    for (const v of values) digest.update(v);
+    const count = agent.imaCount;
+    const pcr = this.pcrState(mask, count);
     agent.clock += 1000;
-    const attest = encodeTpmsAttest({
-      type: TpmSt.AttestQuote,
-      qualifiedSigner: agent.qualifiedSigner,
-      extraData: Buffer.from(nonce, 'utf8'),
-      clockInfo: { clock: BigInt(agent.clock), resetCount: 1, restartCount: 0, safe: 1 },
-      firmwareVersion: 0x2019102300163636n,
-      attested: { pcrSelect: sel, pcrDigest: digest.digest() },
-    });
+    const attest = encodeQuoteAttest(
+      agent.qualifiedSigner,
+      nonce,
+      agent.clock,
+      pcr.tpml,
+      pcr.digest,
+    );
     const sig = sign('sha256', attest, { key: agent.ak, dsaEncoding: 'ieee-p1363' });
-    const signature = encodeTpmtSignature({
-      sigAlg: TpmAlg.Ecdsa,
-      hash: TpmAlg.Sha256,
-      signatureR: sig.subarray(0, 32),
-      signatureS: sig.subarray(32),
-    });
-    const quote = formatQuoteString({
-      attest,
-      signature,
-      pcrBlob: encodePcrBlob(pcrBlobFromValues(sel, values)),
-    });
+    const quote = `r${attest.toString('base64')}:${encodeEcdsaSignature(sig).toString('base64')}:${pcr.blob}`;
+    // The log from entry `imaEntryNo` as the Rust agent serves it (whole log when past the end).
+    const from = imaEntryNo > count ? 0 : imaEntryNo;
+    this.imaEntriesSent += count - from;
+    let ima = '';
+    for (let i = from; i < count; i++) ima += entryAt(i).json;
     const sized = Number(apiVersion.split('.')[1] ?? '0') >= 5;
-    const results: Record<string, unknown> = {
-      quote,
-      hash_alg: 'sha256',
-      enc_alg: sized ? 'ecc256' : 'ecc',
-      sign_alg: 'ecdsa',
-    };
-    if (!partial) results['pubkey'] = this.options.identity.nkPublicPem;
-    const slice = this.imaSlice(agent, imaEntryNo);
-    results['ima_measurement_list'] = slice.text;
-    results['ima_measurement_list_entry'] = slice.entry;
-    return results;
+    return `{"code":200,"status":"Success","results":{"quote":"${quote}","hash_alg":"sha256","enc_alg":"${sized ? 'ecc256' : 'ecc'}","sign_alg":"ecdsa"${partial ? '' : `,"pubkey":${this.pubkeyJson}`},"ima_measurement_list":"${ima}","ima_measurement_list_entry":${from}}}`;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** A handler that throws answers 400 Bad Request and counts as an error, as before. */
+  private handleSafely(agent: VirtualAgent | undefined, req: AgentHttpRequest): AgentHttpReply {
+    try {
+      return this.handle(agent, req);
+    } catch {
+      this.errors++;
+      return send(400, 'Bad Request', {});
+    }
+  }
+
+  private handle(agent: VirtualAgent | undefined, req: AgentHttpRequest): AgentHttpReply {
     const arrived = performance.now();
-    const s = req.socket;
-    const agent = this.byEndpoint.get(`${s.localAddress ?? ''}:${s.localPort ?? 0}`);
-    if (!agent) {
-      send(res, 404, 'Not Found', {});
-      return;
-    }
-    const url = new URL(req.url ?? '/', 'https://agent');
-    if (url.pathname === '/version') {
-      send(res, 200, 'Success', {
-        supported_version: API_VERSIONS[API_VERSIONS.length - 1],
-        supported_versions: API_VERSIONS,
-      });
-      return;
-    }
-    const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(url.pathname);
+    if (!agent) return NOT_FOUND;
+    const q = req.target.indexOf('?');
+    const path = q < 0 ? req.target : req.target.slice(0, q);
+    if (path === '/version') return VERSION_REPLY;
+    const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);
     const version = m?.[1] ?? '';
     const rest = m?.[2] ?? '';
-    if (!API_VERSIONS.includes(version)) {
-      send(res, 400, `API version not supported: v${version}`, {});
-      return;
-    }
+    if (!API_VERSIONS.includes(version))
+      return send(400, `API version not supported: v${version}`, {});
     if (req.method === 'GET' && rest === '/quotes/integrity') {
-      const nonce = url.searchParams.get('nonce') ?? '';
-      const partial = url.searchParams.get('partial');
-      if (!/^[A-Za-z0-9]{1,64}$/.test(nonce) || (partial !== '0' && partial !== '1')) {
+      const query = parseQuoteQuery(q < 0 ? '' : req.target.slice(q + 1));
+      const nonce = query?.nonce ?? '';
+      const partial = query?.partial;
+      if (!query || !/^[A-Za-z0-9]{1,64}$/.test(nonce) || (partial !== '0' && partial !== '1')) {
         this.errors++;
-        send(res, 400, 'Invalid request parameters', {});
-        return;
+        return BAD_PARAMETERS;
       }
-      const mask = parseInt((url.searchParams.get('mask') ?? '0').replace(/^0x/i, ''), 16) || 0;
-      const entry = Number.parseInt(url.searchParams.get('ima_ml_entry') ?? '0', 10);
+      const mask = parseInt((query.mask ?? '0').replace(/^0x/i, ''), 16) || 0;
+      const entry = Number.parseInt(query.imaMlEntry ?? '0', 10);
       // Latency estimate: the verifier asks again quote_interval after its verdict.
       if (agent.lastRequestAt > 0) {
         const ms = Math.round(arrived - agent.lastRequestAt - this.options.quoteIntervalMs);
@@ -516,7 +641,7 @@ export class FleetShard {
         this.hist[b] = (this.hist[b] ?? 0) + 1;
       } else this.firstQuotes++;
       agent.lastRequestAt = arrived;
-      const results = this.quote(
+      const body = this.quote(
         agent,
         nonce,
         mask,
@@ -526,11 +651,10 @@ export class FleetShard {
       );
       agent.served++;
       this.served++;
-      send(res, 200, 'Success', results);
-      return;
+      return { code: 200, body };
     }
     if (req.method === 'POST' && rest === '/keys/vkey') {
-      const body = JSON.parse(await readBody(req)) as { encrypted_key?: string };
+      const body = JSON.parse(req.body.toString('utf8')) as { encrypted_key?: string };
       privateDecrypt(
         {
           key: this.options.identity.nkPrivate,
@@ -542,29 +666,21 @@ export class FleetShard {
       this.vkeys++;
       // V delivery is followed by a quote after quote_interval: do not count it as latency.
       agent.lastRequestAt = 0;
-      send(res, 200, 'Success', null);
-      return;
+      return OK_NULL;
     }
-    if (req.method === 'POST' && rest === '/notifications/revocation') {
-      await readBody(req);
-      send(res, 200, 'Success', null);
-      return;
-    }
-    if (req.method === 'GET' && rest === '/keys/pubkey') {
-      send(res, 200, 'Success', { pubkey: this.options.identity.nkPublicPem });
-      return;
-    }
+    if (req.method === 'POST' && rest === '/notifications/revocation') return OK_NULL;
+    if (req.method === 'GET' && rest === '/keys/pubkey')
+      return send(200, 'Success', { pubkey: this.options.identity.nkPublicPem });
     if (req.method === 'GET' && rest === '/agent/info') {
-      send(res, 200, 'Success', {
+      return send(200, 'Success', {
         agent_uuid: agent.id,
         tpm_hash_alg: 'sha256',
         tpm_enc_alg: 'ecc256',
         tpm_sign_alg: 'ecdsa',
         ak_handle: 2147483650,
       });
-      return;
     }
-    send(res, 404, 'Not Found', {});
+    return NOT_FOUND;
   }
 }
 
