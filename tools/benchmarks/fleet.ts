@@ -17,6 +17,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startPrivatePostgres } from '@keylime/persistence/src/testing';
 import type { PrivatePostgres } from '@keylime/persistence/src/testing';
+import { replayMeasurementList } from '@keylime/ima';
 import { TpmAlg, prepareQuoteKey, verifyQuote } from '@keylime/tpm';
 import { FleetShard, fleetRuntimePolicy } from '../fleet/fleet-agents';
 import type { FleetAgentInfo, FleetStats } from '../fleet/fleet-agents';
@@ -1117,27 +1118,46 @@ async function selfCheck(): Promise<void> {
     basePort: 0,
   });
   const infos = await shard.listen();
+  // Over the wire, as the verifier asks: mTLS with a client certificate the shard's CA accepts.
+  const mtls = new https.Agent({
+    keepAlive: true,
+    ca: identity.tlsCertPem,
+    cert: identity.tlsCertPem,
+    key: identity.tlsKeyPem,
+    checkServerIdentity: () => undefined,
+  });
+  const logs = infos.map(() => '');
   let entry = 0;
   for (let round = 0; round < 3; round++) {
     for (const [i, info] of infos.entries()) {
       const nonce = `N${round}x${i}abcdefghijklmnop`;
-      const r = shard.integrityQuote(i, nonce, 0x400, round > 0, round === 0 ? 0 : entry);
+      const query = `nonce=${nonce}&mask=0x400&partial=${round > 0 ? 1 : 0}&ima_ml_entry=${round === 0 ? 0 : entry}`;
+      const reply = await request(
+        `https://${info.ip}:${info.port}/v2.6/quotes/integrity?${query}`,
+        { agent: mtls },
+      );
+      if (reply.status !== 200)
+        throw new Error(`self-check: ${info.id} answered ${reply.status}: ${reply.body}`);
+      const r = (JSON.parse(reply.body) as { results: Record<string, unknown> }).results;
       const v = verifyQuote(String(r['quote']), {
         ak: prepareQuoteKey(new Uint8Array(Buffer.from(info.akTpm, 'base64'))),
         nonce,
         hashAlg: 'sha256',
       });
       if (!v.ok) throw new Error(`self-check: quote of ${info.id} refused: ${JSON.stringify(v)}`);
-      const lines = String(r['ima_measurement_list'])
-        .split('\n')
-        .filter((l) => l !== '');
-      if (lines.length === 0) throw new Error('self-check: empty IMA slice');
+      const slice = String(r['ima_measurement_list']);
+      if (slice === '') throw new Error('self-check: empty IMA slice');
+      logs[i] = (r['ima_measurement_list_entry'] === 0 ? '' : (logs[i] ?? '')) + slice;
+      const replayed = replayMeasurementList(logs[i] ?? '', ['sha256']).pcr10.sha256;
+      if (v.value.pcrs.get(10) !== replayed)
+        throw new Error(`self-check: PCR 10 of ${info.id} is not the replay of its IMA log`);
     }
     entry = 1 + 3 * (round + 1);
   }
+  mtls.destroy();
   await shard.close();
   console.log(
-    `fleet self-check: ${infos.length} agents × 3 quotes verified (ECDSA P-256, alg ${TpmAlg.Ecdsa})`,
+    `fleet self-check: ${infos.length} agents × 3 quotes over mTLS verified (ECDSA P-256, alg ${TpmAlg.Ecdsa}), PCR 10 = IMA replay`,
   );
 }
 

@@ -553,25 +553,6 @@ export class FleetShard {
     return { tpml: layout.tpml, digest: state.digest, blob: state.blob };
   }
 
-  /** GET /quotes/integrity results for agent `index` (public for the driver's self-check). */
-  integrityQuote(
-    index: number,
-    nonce: string,
-    mask: number,
-    partial: boolean,
-    imaEntryNo: number,
-  ): Record<string, unknown> {
-    const body = this.quote(
-      this.agents[index] as VirtualAgent,
-      nonce,
-      mask,
-      partial,
-      imaEntryNo,
-      '2.6',
-    );
-    return (JSON.parse(body) as { results: Record<string, unknown> }).results;
-  }
-
   /** The whole JSON reply to GET /quotes/integrity, keys in the order JSON.stringify gave before. */
   private quote(
     agent: VirtualAgent,
