@@ -63,7 +63,8 @@ function usage(): never {
       '    --external-ca DIR --external-verifier PORT --external-registrar PORT,TLS_PORT\n' +
       '    [--external-verifier-pid PID] [--external-pg-url URL | --external-sqlite-wal FILE]\n' +
       '  needs dist/apps/{verifier,registrar}/main.js: run `npx nx build verifier registrar` first.\n' +
-      '  FLEET_PROFILE=1 is the same as --profile (node --cpu-prof on the verifier).',
+      '  FLEET_PROFILE=1 is the same as --profile (node --cpu-prof on the verifier);\n' +
+      '  --profile-simulator does the same for the simulator processes.',
   );
   process.exit(2);
 }
