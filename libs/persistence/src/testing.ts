@@ -167,7 +167,7 @@ export async function startPrivatePostgres(
       '-c fsync=off',
       '-c synchronous_commit=off',
       '-c full_page_writes=off',
-      '-c max_connections=40',
+      '-c max_connections=100',
     ].join(' ');
     try {
       await exec('pg_ctl', [

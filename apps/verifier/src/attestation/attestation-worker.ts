@@ -17,6 +17,9 @@ import { buildEngine, loadClientTls } from './build-engine';
 import { rowFromWire } from './worker-protocol';
 import type { FromWorker, TargetInfo, ToWorker, WorkerInit, WorkerStats } from './worker-protocol';
 
+/** PostgreSQL connections per worker (the main thread keeps database_pool_sz_ovfl). */
+const WORKER_POOL_SIZE = 3;
+
 /** A logger whose lines are written by the main thread, in order with its own. */
 function forwardingLogger(post: (m: FromWorker) => void, components: readonly string[]): Logger {
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
@@ -55,8 +58,10 @@ export async function runAttestationWorker(
       // The main thread migrated the schema before starting the workers.
       autoMigrate: false,
       logger,
+      // A worker writes through one serial queue and reads little (policies, guard misses): a
+      // few connections each, so N workers stay well inside the server's max_connections.
       ...(config.database.kind === 'url'
-        ? { poolSize: config.database.poolSize + config.database.maxOverflow }
+        ? { poolSize: Math.max(1, Math.min(WORKER_POOL_SIZE, config.database.poolSize)) }
         : {}),
     });
     built = buildEngine({
