@@ -49,6 +49,12 @@ interface Options {
   readonly keep: boolean;
   readonly selfCheck: boolean;
   readonly maxWarmupSeconds: number;
+  /** Extra `[verifier]` options (`--verifier-option num_workers=1`). */
+  readonly verifierOptions: Readonly<Record<string, string>>;
+  /** Extra node arguments of the verifier process (`--verifier-node-arg --heapsnapshot-signal=SIGUSR2`). */
+  readonly verifierNodeArgs: readonly string[];
+  /** Extra environment of the verifier process (`--verifier-env MALLOC_ARENA_MAX=2`). */
+  readonly verifierEnv: Readonly<Record<string, string>>;
   /** Enrol into already running services instead of starting the built ones. */
   readonly external?: ExternalOptions;
 }
@@ -58,6 +64,8 @@ function usage(): never {
     'usage: tools/bench fleet [--agents N[,N…]] [--db sqlite|postgres[,…]] [--seconds S] [--interval S]\n' +
       '                         [--ima-growth K] [--register all|K] [--profile] [--profile-simulator]\n' +
       '                         [--keep] [--self-check]\n' +
+      '                         [--verifier-option KEY=VALUE]… [--verifier-node-arg ARG]…\n' +
+      '                         [--verifier-env KEY=VALUE]…\n' +
       '                         [--built DIR (default dist/apps)] [--warmup-max S]\n' +
       '  side by side with running services (e.g. upstream Keylime), nothing started here:\n' +
       '    --external-ca DIR --external-verifier PORT --external-registrar PORT,TLS_PORT\n' +
@@ -82,6 +90,9 @@ function parseArgs(argv: readonly string[]): Options {
     keep: false,
     selfCheck: false,
     maxWarmupSeconds: 120,
+    verifierOptions: {} as Record<string, string>,
+    verifierNodeArgs: [] as string[],
+    verifierEnv: {} as Record<string, string>,
   };
   const ext: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -116,6 +127,15 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--profile-simulator') opts.profileSimulator = true;
     else if (a === '--keep') opts.keep = true;
     else if (a === '--self-check') opts.selfCheck = true;
+    else if (a === '--verifier-option') {
+      const m = /^([a-z_]+)=(.*)$/.exec(value());
+      if (!m?.[1] || m[2] === undefined) usage();
+      opts.verifierOptions[m[1]] = m[2];
+    } else if (a === '--verifier-env') {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(value());
+      if (!m?.[1] || m[2] === undefined) usage();
+      opts.verifierEnv[m[1]] = m[2];
+    } else if (a === '--verifier-node-arg') opts.verifierNodeArgs.push(value());
     else if (a?.startsWith('--external-')) ext[a.slice('--external-'.length)] = value();
     else if (a === '--built') {
       const d = path.resolve(value());
@@ -708,6 +728,7 @@ async function startBuiltServices(
       exponential_backoff: 'False',
       max_retries: 5,
       request_timeout: 10,
+      ...opts.verifierOptions,
     }),
   );
   fs.writeFileSync(
@@ -737,8 +758,11 @@ async function startBuiltServices(
     'verifier',
     roles.verifier,
     dir,
-    env,
-    opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    { ...env, ...opts.verifierEnv },
+    [
+      ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...opts.verifierNodeArgs,
+    ],
   );
   const caDir = path.join(dir, 'cv_ca');
   await waitUntilAnswering(verifier, () =>
