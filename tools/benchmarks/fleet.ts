@@ -516,67 +516,72 @@ function monotonicUs(): number {
 }
 
 /**
- * Top self-time functions of a .cpuprofile within [fromUs, toUs] (the measured window, so start-up
- * and enrolment do not count), locations mapped through the bundle's source map.
+ * Top self-time functions of one or more .cpuprofile files (one per thread: the verifier's main
+ * thread and its attestation workers) within [fromUs, toUs] (the measured window, so start-up
+ * and enrolment do not count), locations mapped through the bundle's source map. Percentages are
+ * of all sampled time of all threads, idle included.
  */
 function summariseProfile(
-  file: string,
+  files: string | readonly string[],
   bundle: string,
   fromUs: number,
   toUs: number,
   top = 20,
 ): string {
-  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<number, number>();
-  let t = prof.startTime;
-  let inWindow = 0;
-  prof.samples.forEach((id, i) => {
-    const dt = prof.timeDeltas[i] ?? 0;
-    t += dt;
-    if (t < fromUs || t > toUs) return;
-    inWindow++;
-    self.set(id, (self.get(id) ?? 0) + dt);
-  });
-  if (inWindow === 0) return 'no profile samples fall in the measured window';
   let map: SourceMap | undefined;
   try {
     map = new SourceMap(JSON.parse(fs.readFileSync(`${bundle}.map`, 'utf8')) as never);
   } catch {
     map = undefined;
   }
-  const total = [...self.values()].reduce((a, b) => a + b, 0);
   const byName = new Map<string, number>();
   const byArea = new Map<string, number>();
-  for (const [id, us] of self) {
-    const n = byId.get(id);
-    if (!n) continue;
-    const cf = n.callFrame;
-    let where = cf.url === '' ? '' : `${path.basename(cf.url)}:${cf.lineNumber + 1}`;
-    let area =
-      cf.url === ''
-        ? '(native/idle)'
-        : cf.url.startsWith('node:')
-          ? cf.url
-          : (/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(cf.url)?.[1] ?? path.basename(cf.url));
-    if (map && cf.url.endsWith('main.js') && cf.lineNumber >= 0) {
-      const e = map.findEntry(cf.lineNumber, cf.columnNumber) as {
-        originalSource?: string;
-        originalLine?: number;
-      };
-      if (e.originalSource) {
-        const src = e.originalSource.replace(/^webpack:\/\/[^/]*\//, '').replace(/^\.\//, '');
-        where = `${src}:${(e.originalLine ?? 0) + 1}`;
-        const m = /(node_modules\/(?:@[^/]+\/)?[^/]+|libs\/[^/]+|apps\/[^/]+\/src\/[^/]+)/.exec(
-          src,
-        );
-        area = m?.[1] ?? src;
+  let total = 0;
+  let inWindow = 0;
+  for (const file of typeof files === 'string' ? [files] : files) {
+    const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+    const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+    const self = new Map<number, number>();
+    let t = prof.startTime;
+    prof.samples.forEach((id, i) => {
+      const dt = prof.timeDeltas[i] ?? 0;
+      t += dt;
+      if (t < fromUs || t > toUs) return;
+      inWindow++;
+      self.set(id, (self.get(id) ?? 0) + dt);
+    });
+    for (const [id, us] of self) {
+      const n = byId.get(id);
+      if (!n) continue;
+      total += us;
+      const cf = n.callFrame;
+      let where = cf.url === '' ? '' : `${path.basename(cf.url)}:${cf.lineNumber + 1}`;
+      let area =
+        cf.url === ''
+          ? '(native/idle)'
+          : cf.url.startsWith('node:')
+            ? cf.url
+            : (/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(cf.url)?.[1] ?? path.basename(cf.url));
+      if (map && cf.url.endsWith('main.js') && cf.lineNumber >= 0) {
+        const e = map.findEntry(cf.lineNumber, cf.columnNumber) as {
+          originalSource?: string;
+          originalLine?: number;
+        };
+        if (e.originalSource) {
+          const src = e.originalSource.replace(/^webpack:\/\/[^/]*\//, '').replace(/^\.\//, '');
+          where = `${src}:${(e.originalLine ?? 0) + 1}`;
+          const m = /(node_modules\/(?:@[^/]+\/)?[^/]+|libs\/[^/]+|apps\/[^/]+\/src\/[^/]+)/.exec(
+            src,
+          );
+          area = m?.[1] ?? src;
+        }
       }
+      const name = `${cf.functionName || '(anonymous)'} ${where}`;
+      byName.set(name, (byName.get(name) ?? 0) + us);
+      byArea.set(area, (byArea.get(area) ?? 0) + us);
     }
-    const name = `${cf.functionName || '(anonymous)'} ${where}`;
-    byName.set(name, (byName.get(name) ?? 0) + us);
-    byArea.set(area, (byArea.get(area) ?? 0) + us);
   }
+  if (inWindow === 0) return 'no profile samples fall in the measured window';
   const fmt = (m: Map<string, number>, k: number): string =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -754,16 +759,10 @@ async function startBuiltServices(
 
   progress(`${db} N=${n}: starting the verifier${opts.profile ? ' (--cpu-prof)' : ''}`);
   const profileDir = path.join(ROOT, 'tmp', 'fleet-profiles', `${db}-${n}-${Date.now()}`);
-  const verifier = startRole(
-    'verifier',
-    roles.verifier,
-    dir,
-    { ...env, ...opts.verifierEnv },
-    [
-      ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-      ...opts.verifierNodeArgs,
-    ],
-  );
+  const verifier = startRole('verifier', roles.verifier, dir, { ...env, ...opts.verifierEnv }, [
+    ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ...opts.verifierNodeArgs,
+  ]);
   const caDir = path.join(dir, 'cv_ca');
   await waitUntilAnswering(verifier, () =>
     request(`https://127.0.0.1:${ports.verifier}/version`, tenantTls(caDir)),
@@ -795,9 +794,10 @@ async function startBuiltServices(
       const files = fs.existsSync(profileDir)
         ? fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))
         : [];
-      const f = files[0];
-      return f
-        ? `profile ${path.join(profileDir, f)}\n${summariseProfile(path.join(profileDir, f), roles.verifier, fromUs, toUs)}`
+      // One file per thread: the main thread and each attestation worker.
+      const paths = files.map((f) => path.join(profileDir, f));
+      return paths.length > 0
+        ? `profile ${profileDir} (${paths.length} threads)\n${summariseProfile(paths, roles.verifier, fromUs, toUs, 30)}`
         : `no profile written in ${profileDir}`;
     },
   };
