@@ -31,6 +31,7 @@ import type { AttestationControl } from './control';
 import { evaluateQuote } from './evaluate-quote';
 import { VerifierEventId, event } from './failure';
 import type { AttestationEvent, SeverityPolicy } from './failure';
+import { PolicyReadError } from './policy-cache';
 import type { PolicyCache } from './policy-cache';
 
 export interface EngineSettings {
@@ -240,10 +241,17 @@ export class AttestationEngine implements AttestationControl {
       else await this.getQuote(rt);
     } catch (e) {
       this.log.error(`Unexpected error attesting agent ${agentId}: ${errorMessage(e)}`);
-      if (!rt.stopped)
-        await this.fail(rt, OperationalState.Failed, [
-          event(VerifierEventId.Exception, errorMessage(e), false),
-        ]);
+      if (!rt.stopped) {
+        try {
+          await this.fail(rt, OperationalState.Failed, [
+            event(VerifierEventId.Exception, errorMessage(e), false),
+          ]);
+        } catch (e2) {
+          // Not even the failure could be stored: keep the agent scheduled rather than drop it.
+          this.log.error(`Cannot record the failure of agent ${agentId}: ${errorMessage(e2)}`);
+          this.next(rt, retryDelayMs(this.deps.settings, 1));
+        }
+      }
     } finally {
       rt.inFlight = false;
       if (rt.pendingDelete) {
@@ -287,10 +295,20 @@ export class AttestationEngine implements AttestationControl {
       ]);
       return;
     }
-    const [runtimePolicy, mbRefstate] = await Promise.all([
-      this.deps.policies.runtimePolicy(rt.imaPolicyId),
-      this.deps.policies.mbRefstate(rt.mbPolicyId),
-    ]);
+    let runtimePolicy: Awaited<ReturnType<PolicyCache['runtimePolicy']>>;
+    let mbRefstate: unknown;
+    try {
+      [runtimePolicy, mbRefstate] = await Promise.all([
+        this.deps.policies.runtimePolicy(rt.imaPolicyId),
+        this.deps.policies.mbRefstate(rt.mbPolicyId),
+      ]);
+    } catch (e) {
+      if (!(e instanceof PolicyReadError)) throw e;
+      // The verifier's database, not the agent, failed: no verdict; ask for a fresh quote later.
+      this.log.error(`Cannot judge agent ${rt.agentId} now: ${e.message}; retrying`);
+      this.next(rt, retryDelayMs(this.deps.settings, 1));
+      return;
+    }
     const outcome = evaluateQuote(res.results, {
       nonce,
       ak: rt.ak,

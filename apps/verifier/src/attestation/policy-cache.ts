@@ -5,7 +5,20 @@
  */
 import { compileRuntimePolicy, dssePayloadText, isDsseEnvelope } from '@keylime/ima';
 import type { CompiledRuntimePolicy } from '@keylime/ima';
+import { errorMessage } from '@keylime/core';
 import type { VerifierStore } from '../store/verifier-store';
+
+/**
+ * The database could not be read: a fault of the verifier, not of the agent, so the loop retries
+ * the agent later instead of judging it (a broken policy text is still a verdict).
+ */
+export class PolicyReadError extends Error {
+  override readonly name = 'PolicyReadError';
+}
+
+function readFailed(e: unknown): never {
+  throw new PolicyReadError(`reading a policy from the database failed: ${errorMessage(e)}`);
+}
 
 export class PolicyCache {
   private readonly runtime = new Map<number, Promise<CompiledRuntimePolicy | undefined>>();
@@ -18,12 +31,15 @@ export class PolicyCache {
     if (id === null) return Promise.resolve(undefined);
     let p = this.runtime.get(id);
     if (!p) {
-      p = this.store.getAllowlistById(id).then((row) => {
-        const text = row?.imaPolicy ?? null;
-        if (text === null) return undefined;
-        const plain = isDsseEnvelope(text) ? dssePayloadText(text) : text;
-        return compileRuntimePolicy(JSON.parse(plain) as unknown);
-      });
+      p = this.store
+        .getAllowlistById(id)
+        .catch(readFailed)
+        .then((row) => {
+          const text = row?.imaPolicy ?? null;
+          if (text === null) return undefined;
+          const plain = isDsseEnvelope(text) ? dssePayloadText(text) : text;
+          return compileRuntimePolicy(JSON.parse(plain) as unknown);
+        });
       this.runtime.set(id, p);
       p.catch(() => this.runtime.delete(id));
     }
@@ -35,13 +51,17 @@ export class PolicyCache {
     if (id === null) return Promise.resolve(undefined);
     let p = this.refstates.get(id);
     if (!p) {
-      p = this.store.getMbPolicyById(id).then((row) => {
-        const text = row?.mbPolicy ?? null;
-        if (text === null || text.trim() === '') return undefined;
-        const v: unknown = JSON.parse(text);
-        if (v === null || (typeof v === 'object' && Object.keys(v).length === 0)) return undefined;
-        return v;
-      });
+      p = this.store
+        .getMbPolicyById(id)
+        .catch(readFailed)
+        .then((row) => {
+          const text = row?.mbPolicy ?? null;
+          if (text === null || text.trim() === '') return undefined;
+          const v: unknown = JSON.parse(text);
+          if (v === null || (typeof v === 'object' && Object.keys(v).length === 0))
+            return undefined;
+          return v;
+        });
       this.refstates.set(id, p);
       p.catch(() => this.refstates.delete(id));
     }
