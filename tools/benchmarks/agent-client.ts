@@ -10,14 +10,14 @@
  * Run: `tools/bench agent-client [--agents N] [--rounds R] [--profile DIR]` (--profile: node
  * --cpu-prof of each client process, written to DIR).
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { createTestPki } from '@keylime/server/src/testing/openssl-pki';
+import { createSelfSignedLeaf, createTestPki } from '@keylime/server/src/testing/openssl-pki';
 import { AgentClient } from '../../apps/verifier/src/attestation/agent-client';
 import type {
   AgentClientOptions,
@@ -268,36 +268,6 @@ function ask<T>(proc: ChildProcess, message: unknown): Promise<T> {
   });
 }
 
-function selfSignedAgentCert(dir: string): { cert: string; key: string } {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'agent.key',
-      '-out',
-      'agent.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=agent',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { cwd: dir, stdio: 'pipe' },
-  );
-  return {
-    cert: fs.readFileSync(path.join(dir, 'agent.crt'), 'utf8'),
-    key: fs.readFileSync(path.join(dir, 'agent.key'), 'utf8'),
-  };
-}
-
 async function main(): Promise<void> {
   const agents = arg('--agents', 1000);
   const rounds = arg('--rounds', 5);
@@ -305,7 +275,7 @@ async function main(): Promise<void> {
   const profileDir =
     p >= 0 ? path.resolve(process.argv[p + 1] ?? 'tmp/agent-client-prof') : undefined;
   const pki = createTestPki();
-  const agent = selfSignedAgentCert(pki.dir);
+  const agent = createSelfSignedLeaf(pki.dir, 'agent');
   const tls: ClientTls = {
     cert: pki.clientCert,
     key: pki.clientKey,

@@ -15,7 +15,13 @@ import {
 } from '../../../tools/fleet/simulated-agent';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the simulator is a test tool in tools/fleet, not a lib
 import type { FleetIdentity, RunningSimulatedAgent } from '../../../tools/fleet/simulated-agent';
-import { enrolmentBody, startTestVerifier, waitFor } from './support/harness';
+import {
+  agentStatus,
+  attestedAtLeast,
+  enrolmentBody,
+  startTestVerifier,
+  waitFor,
+} from './support/harness';
 import type { TestVerifier } from './support/harness';
 
 // Measured boot end to end (verifier §3.6 step 4, §5.4-§5.6, §6.2): simulated agents boot from a
@@ -83,16 +89,9 @@ describe('measured boot against simulated agents booted from a real UEFI log', (
     return agent;
   }
 
-  async function status(v: TestVerifier, id: string): Promise<Record<string, unknown>> {
-    return (await v.request('GET', `/v2.6/agents/${id}`)).json().results;
-  }
+  const status = agentStatus;
 
-  function attested(v: TestVerifier, id: string, count: number): Promise<Record<string, unknown>> {
-    return waitFor(async () => {
-      const s = await status(v, id);
-      return (s['attestation_count'] as number) >= count ? s : undefined;
-    });
-  }
+  const attested = attestedAtLeast;
 
   function failed(v: TestVerifier, id: string): Promise<Record<string, unknown>> {
     return waitFor(async () => {

@@ -12,7 +12,13 @@ import {
 } from '../../../tools/fleet/simulated-agent';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the simulator is a test tool in tools/fleet, not a lib
 import type { FleetIdentity, RunningSimulatedAgent } from '../../../tools/fleet/simulated-agent';
-import { enrolmentBody, startTestVerifier, waitFor } from './support/harness';
+import {
+  agentStatus,
+  attestedAtLeast,
+  enrolmentBody,
+  startTestVerifier,
+  waitFor,
+} from './support/harness';
 import type { TestVerifier } from './support/harness';
 
 // How the loop reaches agents and the outside world: plain-HTTP agents with
@@ -85,16 +91,10 @@ describe('agent transport, version renegotiation and ZeroMQ notifications', () =
     return agent;
   }
 
-  async function status(id: string): Promise<Record<string, unknown>> {
-    return (await v.request('GET', `/v2.6/agents/${id}`)).json().results;
-  }
+  const status = (id: string): Promise<Record<string, unknown>> => agentStatus(v, id);
 
-  function attested(id: string, count: number): Promise<Record<string, unknown>> {
-    return waitFor(async () => {
-      const s = await status(id);
-      return (s['attestation_count'] as number) >= count ? s : undefined;
-    });
-  }
+  const attested = (id: string, count: number): Promise<Record<string, unknown>> =>
+    attestedAtLeast(v, id, count);
 
   it('attests a plain-HTTP agent (enable_agent_mtls = false) and delivers V', async () => {
     const agent = await enrol('plain');

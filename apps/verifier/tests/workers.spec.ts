@@ -18,7 +18,13 @@ import type { FleetIdentity, RunningSimulatedAgent } from '../../../tools/fleet/
 import { fileDigest } from '../../../tools/fleet/ima-log';
 import { shardOf } from '../src/attestation/attestation-workers';
 import type { AttestationWorkers } from '../src/attestation/attestation-workers';
-import { enrolmentBody, startTestVerifier, waitFor } from './support/harness';
+import {
+  agentStatus,
+  attestedAtLeast,
+  enrolmentBody,
+  startTestVerifier,
+  waitFor,
+} from './support/harness';
 import type { TestVerifier } from './support/harness';
 
 // The attestation loop in worker threads (`num_workers = 2`): agents are sharded over the
@@ -80,16 +86,10 @@ describe('attestation in worker threads', () => {
     return agent;
   }
 
-  async function status(id: string): Promise<Record<string, unknown>> {
-    return (await v.request('GET', `/v2.6/agents/${id}`)).json().results;
-  }
+  const status = (id: string): Promise<Record<string, unknown>> => agentStatus(v, id);
 
-  function attested(id: string, count: number): Promise<Record<string, unknown>> {
-    return waitFor(async () => {
-      const s = await status(id);
-      return (s['attestation_count'] as number) >= count ? s : undefined;
-    });
-  }
+  const attested = (id: string, count: number): Promise<Record<string, unknown>> =>
+    attestedAtLeast(v, id, count);
 
   it('shards agents over two workers and the API sees every quote at once', async () => {
     expect(v.verifier.engine).toBeUndefined();

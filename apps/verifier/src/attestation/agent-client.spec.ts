@@ -4,18 +4,16 @@
  * HTTP framing (chunked, Connection: close, EOF bodies, limits, malformed input), the deadline,
  * stale keep-alive retry, overlapping requests and close().
  */
-import { execFileSync } from 'node:child_process';
 import { createPrivateKey, webcrypto } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import path from 'node:path';
 import fs from 'node:fs';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { createTestPki } from '@keylime/server/src/testing/openssl-pki';
+import { createSelfSignedLeaf, createTestPki } from '@keylime/server/src/testing/openssl-pki';
 import type { TestPki } from '@keylime/server/src/testing/openssl-pki';
 import { AgentClient } from './agent-client';
 import type { AgentClientOptions, ClientTls } from './agent-client';
@@ -23,39 +21,6 @@ import type { AgentClientOptions, ClientTls } from './agent-client';
 interface Identity {
   cert: string;
   key: string;
-}
-
-/** A self-signed leaf certificate like the agent's own mTLS certificate. */
-function selfSigned(dir: string, name: string): Identity {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-addext',
-      'basicConstraints=critical,CA:FALSE',
-    ],
-    { cwd: dir, stdio: 'pipe' },
-  );
-  return {
-    cert: fs.readFileSync(path.join(dir, `${name}.crt`), 'utf8'),
-    key: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
-  };
 }
 
 /** A self-signed certificate whose validity ended yesterday. */
@@ -104,8 +69,8 @@ const opts: AgentClientOptions = { timeoutMs: 2000, maxResponseBytes: 64 * 1024 
 
 beforeAll(() => {
   pki = createTestPki();
-  agentA = selfSigned(pki.dir, 'agent-a');
-  agentB = selfSigned(pki.dir, 'agent-b');
+  agentA = createSelfSignedLeaf(pki.dir, 'agent-a');
+  agentB = createSelfSignedLeaf(pki.dir, 'agent-b');
   clientTls = { cert: pki.clientCert, key: pki.clientKey, cas: [pki.caCert], verifyPeer: true };
 });
 

@@ -133,6 +133,23 @@ export function enrolmentBody(
   };
 }
 
+/** The `results` of GET /v2.6/agents/{id}. */
+export async function agentStatus(v: TestVerifier, id: string): Promise<Record<string, unknown>> {
+  return (await v.request('GET', `/v2.6/agents/${id}`)).json().results;
+}
+
+/** Waits until the agent's `attestation_count` reaches `count`; returns its status then. */
+export function attestedAtLeast(
+  v: TestVerifier,
+  id: string,
+  count: number,
+): Promise<Record<string, unknown>> {
+  return waitFor(async () => {
+    const s = await agentStatus(v, id);
+    return (s['attestation_count'] as number) >= count ? s : undefined;
+  });
+}
+
 /** The in-process attestation loop of a test verifier (started without worker threads). */
 export function engineOf(v: TestVerifier): AttestationEngine {
   const engine = v.verifier.engine;

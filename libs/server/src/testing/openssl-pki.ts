@@ -23,7 +23,8 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 }
 
-function makeCa(dir: string, name: string): void {
+/** A self-signed P-256 certificate `<name>.crt` with key `<name>.key`, valid two days. */
+function selfSignedP256(dir: string, name: string, extensions: readonly string[] = []): void {
   openssl(dir, [
     'req',
     '-x509',
@@ -40,7 +41,24 @@ function makeCa(dir: string, name: string): void {
     '2',
     '-subj',
     `/CN=${name}`,
+    ...extensions.flatMap((e) => ['-addext', e]),
   ]);
+}
+
+function makeCa(dir: string, name: string): void {
+  selfSignedP256(dir, name);
+}
+
+/**
+ * A self-signed leaf (not a CA) for 127.0.0.1, like an agent's own mTLS certificate, written to
+ * `dir` as `<name>.crt`/`<name>.key` and returned as PEM.
+ */
+export function createSelfSignedLeaf(dir: string, name: string): { cert: string; key: string } {
+  selfSignedP256(dir, name, ['subjectAltName=IP:127.0.0.1', 'basicConstraints=critical,CA:FALSE']);
+  return {
+    cert: fs.readFileSync(path.join(dir, `${name}.crt`), 'utf8'),
+    key: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
+  };
 }
 
 function makeLeaf(dir: string, ca: string, name: string, ext: string): void {
