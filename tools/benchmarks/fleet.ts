@@ -522,7 +522,7 @@ function monotonicUs(): number {
  * of all sampled time of all threads, idle included.
  */
 function summariseProfile(
-  files: string | readonly string[],
+  files: readonly string[],
   bundle: string,
   fromUs: number,
   toUs: number,
@@ -538,7 +538,7 @@ function summariseProfile(
   const byArea = new Map<string, number>();
   let total = 0;
   let inWindow = 0;
-  for (const file of typeof files === 'string' ? [files] : files) {
+  for (const file of files) {
     const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
     const byId = new Map(prof.nodes.map((n) => [n.id, n]));
     const self = new Map<number, number>();
@@ -1085,11 +1085,12 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     const files = fs.existsSync(simProfileDir)
       ? fs.readdirSync(simProfileDir).filter((f) => f.endsWith('.cpuprofile'))
       : [];
+    // One file per simulator process; summed like the verifier's threads.
     simulatorProfile =
       files.length === 0
         ? `no .cpuprofile in ${simProfileDir}`
-        : `${path.join(simProfileDir, files[0] ?? '')}: ${summariseProfile(
-            path.join(simProfileDir, files[0] ?? ''),
+        : `${simProfileDir} (${files.length} processes): ${summariseProfile(
+            files.map((f) => path.join(simProfileDir, f)),
             '',
             windowFromUs,
             windowToUs,

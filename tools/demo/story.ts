@@ -8,8 +8,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { OPERATIONAL_STATE_NAMES, isOperationalState } from '@keylime/protocol';
 import { removeBuiltSnapshot } from '../../apps/e2e/src/processes';
-import { STATE_NAMES, startSystem } from '../../apps/e2e/src/system';
+import { startSystem } from '../../apps/e2e/src/system';
 import type { AgentStatus, CliResult, KeylimeSystem, Machine } from '../../apps/e2e/src/system';
 
 const QUOTE_INTERVAL = 1;
@@ -72,7 +73,12 @@ class StatusTable {
       const row = [
         m.name.padEnd(8),
         `${m.agentId.slice(0, 8)}…${m.agentId.slice(-3)}`.padEnd(13),
-        (s === undefined ? 'not enrolled' : (STATE_NAMES[s.operational_state] ?? '?')).padEnd(13),
+        (s === undefined
+          ? 'not enrolled'
+          : isOperationalState(s.operational_state)
+            ? OPERATIONAL_STATE_NAMES[s.operational_state]
+            : '?'
+        ).padEnd(13),
         (s?.attestation_status ?? '–').padEnd(7),
         String(s?.attestation_count ?? 0).padStart(6),
         age.padStart(10),

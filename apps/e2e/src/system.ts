@@ -77,20 +77,6 @@ export interface AgentStatus {
   readonly has_runtime_policy: number;
 }
 
-export const STATE_NAMES: Readonly<Record<number, string>> = {
-  0: 'Registered',
-  1: 'Start',
-  2: 'Saved',
-  3: 'Get Quote',
-  4: 'Get Quote (retry)',
-  5: 'Provide V',
-  6: 'Provide V (retry)',
-  7: 'Failed',
-  8: 'Terminated',
-  9: 'Invalid Quote',
-  10: 'Tenant Quote Failed',
-};
-
 /** One attested machine: its TPM, its IMA log and its agent. */
 export interface Machine {
   readonly name: string;

@@ -16,7 +16,7 @@ import { v2Router } from './api/routes';
 import { AttestationWorkers } from './attestation/attestation-workers';
 import { buildEngine, loadClientTls } from './attestation/build-engine';
 import type { BuiltEngine } from './attestation/build-engine';
-import { retryDelayMs } from './attestation/engine';
+import { resumeSpreadMs, retryDelayMs } from './attestation/engine';
 import type { AttestationEngine } from './attestation/engine';
 import { RevocationNotifier } from './revocation/notifier';
 import { systemClock } from './scheduler/clock';
@@ -205,7 +205,7 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
   if (pull && loop.kind === 'in-process') await loop.engine.resume();
   if (pull && loop.kind === 'workers') {
     const rows = await store.resumeAgents(config.uuid);
-    loop.workers.resume(rows, Math.min(config.quoteIntervalSeconds * 1000, rows.length * 2));
+    loop.workers.resume(rows, resumeSpreadMs(rows.length, config.quoteIntervalSeconds * 1000));
     if (rows.length > 0) logger.info(`Resumed attestation of ${rows.length} agents`);
   }
   return {

@@ -534,6 +534,39 @@ export async function doBulkinfo(ctx: TenantContext): Promise<void> {
 
 // ---------------------------------------------------------------- delete, reactivate, stop
 
+/** Lines of a wait for the verifier; `next` is the delay before the following try, in seconds. */
+interface CvWaitText {
+  readonly giveUp: (tries: number) => string;
+  readonly retry: (tries: number, next: number) => string;
+  readonly progress: (tries: number, next: number) => string;
+}
+
+/**
+ * Asks the verifier for the agent's status until it answers `wanted` (200: known, 404: gone),
+ * backing off as upstream's retry loop does; gives up after max_retries. Returns the tries taken.
+ */
+async function waitForCvStatus(
+  ctx: TenantContext,
+  wanted: 200 | 404,
+  text: CvWaitText,
+): Promise<number> {
+  let numtries = 0;
+  for (;;) {
+    const status = await doCvstatus(ctx, false, true);
+    if (status.code === wanted) return numtries;
+    numtries += 1;
+    if (numtries >= ctx.config.maxRetries) throw new UserError(text.giveUp(numtries));
+    const next = retryTime(
+      ctx.config.exponentialBackoff,
+      ctx.config.retryIntervalSeconds,
+      numtries,
+    );
+    ctx.out.info(text.retry(numtries, next), null);
+    ctx.out.progress(text.progress(numtries, next));
+    await ctx.sleep(next);
+  }
+}
+
 /** `-c delete` (upstream do_cvdelete). */
 export async function doCvdelete(ctx: TenantContext, verifierCheck: boolean): Promise<void> {
   if (verifierCheck) {
@@ -574,30 +607,13 @@ export async function doCvdelete(ctx: TenantContext, verifierCheck: boolean): Pr
     return;
   }
   if (code === 202) {
-    let numtries = 0;
-    for (;;) {
-      const status = await doCvstatus(ctx, false, true);
-      if (status.code === 404) break;
-      numtries += 1;
-      if (numtries >= ctx.config.maxRetries) {
-        throw new UserError(
-          `${agentFid(ctx)} was not deleted from ${verifierFid(ctx)} after ${numtries} tries`,
-        );
-      }
-      const next = retryTime(
-        ctx.config.exponentialBackoff,
-        ctx.config.retryIntervalSeconds,
-        numtries,
-      );
-      ctx.out.info(
-        `${agentFid(ctx)} still not deleted from ${verifierFid(ctx)} at try ${numtries}/${ctx.config.maxRetries}, trying again in ${pyFloat(next)} seconds...`,
-        null,
-      );
-      ctx.out.progress(
-        `Waiting for ${verifierFid(ctx)} to delete ${agentFid(ctx)} (try ${numtries}/${ctx.config.maxRetries}, next in ${pyFloat(next)} s)…`,
-      );
-      await ctx.sleep(next);
-    }
+    const numtries = await waitForCvStatus(ctx, 404, {
+      giveUp: (n) => `${agentFid(ctx)} was not deleted from ${verifierFid(ctx)} after ${n} tries`,
+      retry: (n, next) =>
+        `${agentFid(ctx)} still not deleted from ${verifierFid(ctx)} at try ${n}/${ctx.config.maxRetries}, trying again in ${pyFloat(next)} seconds...`,
+      progress: (n, next) =>
+        `Waiting for ${verifierFid(ctx)} to delete ${agentFid(ctx)} (try ${n}/${ctx.config.maxRetries}, next in ${pyFloat(next)} s)…`,
+    });
     ctx.out.info(
       `${agentFid(ctx)} was deleted from ${verifierFid(ctx)} after ${numtries} tries`,
       null,
@@ -1102,30 +1118,13 @@ export async function doCvadd(ctx: TenantContext): Promise<void> {
       `POST command response: ${reply.status} Unexpected response from ${verifierFid(ctx)}: ${statusTextOf(reply)}`,
     );
   }
-  let numtries = 0;
-  for (;;) {
-    const status = await doCvstatus(ctx, false, true);
-    if (status.code === 200) break;
-    numtries += 1;
-    if (numtries >= ctx.config.maxRetries) {
-      throw new UserError(
-        `${agentFid(ctx)} still not added to ${verifierFid(ctx)} after ${numtries} tries`,
-      );
-    }
-    const next = retryTime(
-      ctx.config.exponentialBackoff,
-      ctx.config.retryIntervalSeconds,
-      numtries,
-    );
-    ctx.out.info(
-      `${agentFid(ctx)} still not added to ${verifierFid(ctx)} at try ${numtries}/${ctx.config.maxRetries}, trying again in ${pyInt(next)} seconds...`,
-      null,
-    );
-    ctx.out.progress(
-      `Waiting for ${verifierFid(ctx)} to add ${agentFid(ctx)} (try ${numtries}/${ctx.config.maxRetries})…`,
-    );
-    await ctx.sleep(next);
-  }
+  const numtries = await waitForCvStatus(ctx, 200, {
+    giveUp: (n) => `${agentFid(ctx)} still not added to ${verifierFid(ctx)} after ${n} tries`,
+    retry: (n, next) =>
+      `${agentFid(ctx)} still not added to ${verifierFid(ctx)} at try ${n}/${ctx.config.maxRetries}, trying again in ${pyInt(next)} seconds...`,
+    progress: (n) =>
+      `Waiting for ${verifierFid(ctx)} to add ${agentFid(ctx)} (try ${n}/${ctx.config.maxRetries})…`,
+  });
   ctx.out.info(
     `${agentFid(ctx)} added to ${verifierFid(ctx)} after ${numtries} tries`,
     `✓ ${agentFid(ctx)} added to ${verifierFid(ctx)}`,

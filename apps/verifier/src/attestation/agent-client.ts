@@ -29,6 +29,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { errorMessage } from '@keylime/core';
 
 /** The verifier's client identity for calls to agents. */
 export interface ClientTls {
@@ -106,10 +107,6 @@ function hostFor(ip: string): string {
   return ip.includes(':') && !ip.startsWith('[') ? `[${ip}]` : ip;
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
 
 /** DER of the enrolled certificate; null when it is not a PEM certificate (then only a CA vouches). */
@@ -148,7 +145,7 @@ export class AgentClient {
     try {
       json = JSON.stringify(body);
     } catch (e) {
-      return Promise.resolve(unreachable(`request body is not serialisable: ${errorText(e)}`));
+      return Promise.resolve(unreachable(`request body is not serialisable: ${errorMessage(e)}`));
     }
     const payload =
       json === undefined
@@ -369,7 +366,7 @@ class Exchange {
     try {
       conn = this.pool.open();
     } catch (e) {
-      this.finish(unreachable(errorText(e)), false);
+      this.finish(unreachable(errorMessage(e)), false);
       return;
     }
     this.attach(conn);

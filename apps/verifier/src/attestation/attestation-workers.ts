@@ -10,9 +10,10 @@ import { Worker } from 'node:worker_threads';
 import type { ConfigLoadOptions } from '@keylime/config';
 import type { Logger } from '@keylime/core';
 import { errorMessage } from '@keylime/core';
-import { OperationalState } from '@keylime/protocol';
+import { isOperationalState } from '@keylime/protocol';
 import type { NotificationTarget, RevocationEvent } from '../revocation/notifier';
 import type { AgentRow } from '../store/schema';
+import { RESUMABLE_STATES } from '../store/verifier-store';
 import type { VerifierStore } from '../store/verifier-store';
 import { AgentClient } from './agent-client';
 import type { ClientTls } from './agent-client';
@@ -30,14 +31,9 @@ export function shardOf(agentId: string, count: number): number {
   return h % count;
 }
 
-/** States the loop attests after a restart (verifier §2.1), as resumeAgents selects them. */
-const ACTIVE_STATES: ReadonlySet<number> = new Set([
-  OperationalState.Start,
-  OperationalState.GetQuote,
-  OperationalState.GetQuoteRetry,
-  OperationalState.ProvideV,
-  OperationalState.ProvideVRetry,
-]);
+function isResumable(state: number): boolean {
+  return isOperationalState(state) && RESUMABLE_STATES.has(state);
+}
 
 export interface AttestationWorkersOptions {
   /** The file a worker runs: the verifier's bundled main.js (or a test shim). */
@@ -169,7 +165,7 @@ export class AttestationWorkers implements AttestationControl {
       const rows = (await this.o.store.listAgents(this.o.verifierId)).filter(
         (r) =>
           r.operationalState !== null &&
-          ACTIVE_STATES.has(r.operationalState) &&
+          isResumable(r.operationalState) &&
           shardOf(r.agentId, this.slots.length) === index,
       );
       this.post(slot, { t: 'resume', rows: rows.map(rowToWire), spreadMs: 0 });

@@ -100,6 +100,11 @@ export function retryDelayMs(
   return seconds * 1000;
 }
 
+/** Over how long the first quotes of `count` resumed agents are spread: 2 ms each, at most one interval. */
+export function resumeSpreadMs(count: number, quoteIntervalMs: number): number {
+  return Math.min(quoteIntervalMs, count * 2);
+}
+
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
@@ -141,7 +146,7 @@ export class AttestationEngine implements AttestationControl {
    * thundering herd.
    */
   resumeRows(rows: readonly AgentRow[], spreadMs?: number): void {
-    const spread = spreadMs ?? Math.min(this.deps.settings.quoteIntervalMs, rows.length * 2);
+    const spread = spreadMs ?? resumeSpreadMs(rows.length, this.deps.settings.quoteIntervalMs);
     rows.forEach((row, i) => this.begin(row, rows.length > 1 ? (spread * i) / rows.length : 0));
   }
 

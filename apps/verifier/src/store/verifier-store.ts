@@ -29,6 +29,15 @@ export interface OpenStoreOptions {
   readonly flushIntervalMs?: number;
 }
 
+/** States the loop attests again after a restart (verifier §2.1): the reactivate set. */
+export const RESUMABLE_STATES: ReadonlySet<OperationalState> = new Set([
+  OperationalState.Start,
+  OperationalState.GetQuote,
+  OperationalState.GetQuoteRetry,
+  OperationalState.ProvideV,
+  OperationalState.ProvideVRetry,
+]);
+
 /** States a DB write of the attestation loop must not overwrite (verifier §2.2). */
 const FINAL_STATES = [OperationalState.Terminated, OperationalState.TenantFailed];
 
@@ -359,13 +368,7 @@ export class VerifierStore {
    */
   async resumeAgents(verifierId: string): Promise<AgentRow[]> {
     await this.flush();
-    const active = [
-      OperationalState.Start,
-      OperationalState.GetQuote,
-      OperationalState.GetQuoteRetry,
-      OperationalState.ProvideV,
-      OperationalState.ProvideVRetry,
-    ];
+    const active = [...RESUMABLE_STATES];
     return this.writes.run(async () => {
       const rows = await this.agents().find({
         where: { verifierId, operationalState: In(active) },
