@@ -29,7 +29,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { errorMessage } from '@keylime/core';
+import { errorMessage, unpooledBuffer } from '@keylime/core';
 
 /** The verifier's client identity for calls to agents. */
 export interface ClientTls {
@@ -114,7 +114,8 @@ function pinnedDer(pem: string): Buffer | null {
   // A regex and base64 decode: new X509Certificate() costs ~0.1 ms per agent on Node 20.
   const b64 = PEM_CERTIFICATE.exec(pem)?.[1];
   const der = b64 === undefined ? undefined : Buffer.from(b64, 'base64');
-  return der !== undefined && der.length > 0 ? der : null;
+  // Kept for the agent's lifetime: its own allocation, not a slice holding a pool slab alive.
+  return der !== undefined && der.length > 0 ? unpooledBuffer(der) : null;
 }
 
 /** One agent's HTTP(S) client: a kept-alive connection plus short-lived ones for overlaps. */

@@ -14,6 +14,7 @@ import type { ImaAttestState, ImaKeyring } from '@keylime/ima';
 import type { OperationalState } from '@keylime/protocol';
 import { INITIAL_CLOCK_INFO, prepareQuoteKey } from '@keylime/tpm';
 import type { QuoteVerificationKey, TpmsClockInfo } from '@keylime/tpm';
+import { unpooledBuffer } from '@keylime/core';
 import { readJsonColumn, readPolicyText, readStringList } from '../store/columns';
 import type { AgentRow } from '../store/schema';
 import type { AgentClient } from './agent-client';
@@ -109,7 +110,7 @@ export function runtimeFromRow(row: AgentRow, defaultVersion: string): AgentRunt
     port: row.port,
     mtlsCert: row.mtlsCert,
     apiVersion: row.supportedVersion ?? defaultVersion,
-    v: row.v ? Buffer.from(row.v, 'base64') : null,
+    v: row.v ? unpooledBuffer(Buffer.from(row.v, 'base64')) : null,
     tpmPolicyText,
     tpmPolicy: tpmPolicy.policy,
     metaData: row.metaData ?? '{}',
