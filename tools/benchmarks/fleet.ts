@@ -57,13 +57,15 @@ interface Options {
   readonly verifierEnv: Readonly<Record<string, string>>;
   /** Enrol into already running services instead of starting the built ones. */
   readonly external?: ExternalOptions;
+  /** After the window, restart the verifier and measure how long the fleet takes to recover. */
+  readonly restart: boolean;
 }
 
 function usage(): never {
   console.error(
     'usage: tools/bench fleet [--agents N[,N…]] [--db sqlite|postgres[,…]] [--seconds S] [--interval S]\n' +
       '                         [--ima-growth K] [--register all|K] [--profile] [--profile-simulator]\n' +
-      '                         [--keep] [--self-check]\n' +
+      '                         [--keep] [--self-check] [--restart]\n' +
       '                         [--verifier-option KEY=VALUE]… [--verifier-node-arg ARG]…\n' +
       '                         [--verifier-env KEY=VALUE]…\n' +
       '                         [--built DIR (default dist/apps)] [--warmup-max S]\n' +
@@ -93,6 +95,7 @@ function parseArgs(argv: readonly string[]): Options {
     verifierOptions: {} as Record<string, string>,
     verifierNodeArgs: [] as string[],
     verifierEnv: {} as Record<string, string>,
+    restart: false,
   };
   const ext: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -126,6 +129,7 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (a === '--profile') opts.profile = true;
     else if (a === '--profile-simulator') opts.profileSimulator = true;
     else if (a === '--keep') opts.keep = true;
+    else if (a === '--restart') opts.restart = true;
     else if (a === '--self-check') opts.selfCheck = true;
     else if (a === '--verifier-option') {
       const m = /^([a-z_]+)=(.*)$/.exec(value());
@@ -621,6 +625,26 @@ interface RunResult {
   readonly setupSeconds: number;
   readonly profile?: string;
   readonly simulatorProfile?: string;
+  readonly restart?: RestartResult;
+}
+
+/** `--restart`: the verifier stopped (SIGTERM) and started again on the same database. */
+interface RestartResult {
+  /** SIGTERM to exit. */
+  readonly stopSeconds: number;
+  /** Start of the new process to the REST API answering. */
+  readonly answeringSeconds: number;
+  /** From the start of the new process until half / all of the agents served a quote again. */
+  readonly halfQuotedSeconds: number;
+  readonly allQuotedSeconds: number;
+  /** From the start of the new process until every agent is GET_QUOTE and PASS in the API. */
+  readonly allPassSeconds: number;
+  readonly notPass: number;
+  /** Retries and failures the restarted verifier logged ("not reachable", timeouts). */
+  readonly retriesLogged: number;
+  readonly handshakes: number;
+  readonly vkeys: number;
+  readonly rssMiB: number;
 }
 
 function ini(section: string, values: Record<string, string | number>): string {
@@ -644,6 +668,16 @@ interface Services {
   logTail(): string;
   /** Stops what was started here; returns the verifier's CPU profile summary when profiled. */
   stop(fromUs: number, toUs: number): Promise<string | undefined>;
+  /** Built services only: SIGTERM the verifier, start it again, wait until its API answers. */
+  restartVerifier?(): Promise<{
+    stopSeconds: number;
+    answeringSeconds: number;
+    /** performance.now() when the new process was spawned. */
+    startedAt: number;
+    logFrom: number;
+  }>;
+  /** The verifier's log from a byte offset (built services only). */
+  verifierLogFrom?(offset: number): string;
 }
 
 /** External services for a side-by-side run with upstream Keylime (see docs/performance.md). */
@@ -759,14 +793,18 @@ async function startBuiltServices(
 
   progress(`${db} N=${n}: starting the verifier${opts.profile ? ' (--cpu-prof)' : ''}`);
   const profileDir = path.join(ROOT, 'tmp', 'fleet-profiles', `${db}-${n}-${Date.now()}`);
-  const verifier = startRole('verifier', roles.verifier, dir, { ...env, ...opts.verifierEnv }, [
-    ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-    ...opts.verifierNodeArgs,
-  ]);
+  const startVerifier = (): Service =>
+    startRole('verifier', roles.verifier, dir, { ...env, ...opts.verifierEnv }, [
+      ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...opts.verifierNodeArgs,
+    ]);
+  let verifier = startVerifier();
   const caDir = path.join(dir, 'cv_ca');
-  await waitUntilAnswering(verifier, () =>
-    request(`https://127.0.0.1:${ports.verifier}/version`, tenantTls(caDir)),
-  );
+  const verifierAnswers = (): Promise<void> =>
+    waitUntilAnswering(verifier, () =>
+      request(`https://127.0.0.1:${ports.verifier}/version`, tenantTls(caDir)),
+    );
+  await verifierAnswers();
   progress(`${db} N=${n}: starting the registrar`);
   const registrar = startRole('registrar', roles.registrar, dir, env);
   await waitUntilAnswering(registrar, () => request(`http://127.0.0.1:${ports.registrar}/version`));
@@ -787,6 +825,32 @@ async function startBuiltServices(
           ? `registrar exited:\n${tail(registrar.logFile)}`
           : undefined,
     logTail: () => tail(verifier.logFile, 1500),
+    restartVerifier: async () => {
+      const t0 = performance.now();
+      await verifier.stop();
+      const stopSeconds = (performance.now() - t0) / 1000;
+      const logFrom = fs.statSync(verifier.logFile).size;
+      const t1 = performance.now();
+      verifier = startVerifier();
+      await verifierAnswers();
+      return {
+        stopSeconds,
+        answeringSeconds: (performance.now() - t1) / 1000,
+        startedAt: t1,
+        logFrom,
+      };
+    },
+    verifierLogFrom: (offset) => {
+      const fd = fs.openSync(verifier.logFile, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const buf = Buffer.alloc(Math.max(0, size - offset));
+        fs.readSync(fd, buf, 0, buf.length, offset);
+        return buf.toString('utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
     stop: async (fromUs, toUs) => {
       await registrar.stop();
       await verifier.stop();
@@ -866,6 +930,8 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
           basePort,
         },
         'ready',
+        // Keys and 5 000 listeners take seconds; a shard that says nothing in 2 min is stuck.
+        120_000,
       ),
     ),
   );
@@ -1048,6 +1114,70 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   if (failedAgents !== 0)
     progress(`${db} N=${n}: ${failedAgents} agents not PASS; verifier log:\n${svc.logTail()}`);
 
+  let restart: RestartResult | undefined;
+  if (opts.restart) {
+    const restartVerifier = svc.restartVerifier?.bind(svc);
+    if (restartVerifier === undefined) throw new Error('--restart needs the built services');
+    progress(`${db} N=${n}: restarting the verifier (SIGTERM, then the same command)`);
+    await allStats(true);
+    const up = await restartVerifier();
+    const since = (): number => (performance.now() - up.startedAt) / 1000;
+    const expected = n - enrolFailures;
+    const deadline = Date.now() + opts.maxWarmupSeconds * 1000;
+    let halfQuoted = NaN;
+    let allQuoted = NaN;
+    while (Date.now() < deadline) {
+      const dead = svc.dead();
+      if (dead) throw new Error(dead);
+      const quoted = (await allStats(false)).reduce((a, st) => a + st.agentsQuotedSinceReset, 0);
+      if (Number.isNaN(halfQuoted) && quoted * 2 >= expected) halfQuoted = since();
+      if (quoted >= expected) {
+        allQuoted = since();
+        break;
+      }
+      await sleep(250);
+    }
+    let allPass = NaN;
+    let notPass = expected;
+    while (Date.now() < deadline) {
+      // A kept-alive connection to the old process fails once: ask again.
+      const r = await tenant(`https://127.0.0.1:${ports.verifier}/${API}/agents/?bulk=1`).catch(
+        (): Reply => ({ status: 0, body: '' }),
+      );
+      if (r.status === 200) {
+        const all = Object.values(
+          (JSON.parse(r.body) as { results?: Record<string, Record<string, unknown>> }).results ??
+            {},
+        );
+        notPass = all.filter(
+          (a) => a['operational_state'] !== 3 || a['attestation_status'] !== 'PASS',
+        ).length;
+        if (notPass === 0) {
+          allPass = since();
+          break;
+        }
+      }
+      await sleep(500);
+    }
+    const st = await allStats(true);
+    const log = svc.verifierLogFrom?.(up.logFrom) ?? '';
+    restart = {
+      stopSeconds: up.stopSeconds,
+      answeringSeconds: up.answeringSeconds,
+      halfQuotedSeconds: halfQuoted,
+      allQuotedSeconds: allQuoted,
+      allPassSeconds: allPass,
+      notPass,
+      retriesLogged: (log.match(/not reachable|timed out|retry \d+ of/g) ?? []).length,
+      handshakes: st.reduce((a, x) => a + x.handshakes, 0),
+      vkeys: st.reduce((a, x) => a + x.vkeys, 0),
+      rssMiB: sum(rssKiB) / 1024,
+    };
+    progress(
+      `${db} N=${n}: restarted; every agent quoted again after ${fmt(allQuoted, 1)} s, GET_QUOTE and PASS after ${fmt(allPass, 1)} s`,
+    );
+  }
+
   const served = stats.reduce((a, s) => a + s.served, 0);
   const errors = stats.reduce((a, s) => a + s.errors, 0);
   const handshakes = stats.reduce((a, s) => a + s.handshakes, 0);
@@ -1125,6 +1255,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     setupSeconds,
     ...(profile === undefined ? {} : { profile }),
     ...(simulatorProfile === undefined ? {} : { simulatorProfile }),
+    ...(restart === undefined ? {} : { restart }),
   };
 }
 
@@ -1216,6 +1347,22 @@ function printTable(results: readonly RunResult[], opts: Options): void {
   console.log(
     'latency = time from a quote request reaching the agent to the next one, minus the quote interval (verdict + scheduling delay).',
   );
+  const restarts = results.filter((r) => r.restart !== undefined);
+  if (restarts.length > 0) {
+    console.log(
+      '\nrestart: SIGTERM to the verifier after the window, then the same command; seconds after the new process started',
+    );
+    console.log(
+      '| db | agents | stop s | API answers s | half quoted again s | all quoted again s | all GET_QUOTE+PASS s | not PASS | retries logged | TLS handshakes | V re-sent | RSS MiB after |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of restarts) {
+      const x = r.restart as RestartResult;
+      console.log(
+        `| ${r.db} | ${r.agents} | ${fmt(x.stopSeconds, 1)} | ${fmt(x.answeringSeconds, 1)} | ${fmt(x.halfQuotedSeconds, 1)} | ${fmt(x.allQuotedSeconds, 1)} | ${fmt(x.allPassSeconds, 1)} | ${x.notPass} | ${x.retriesLogged} | ${x.handshakes} | ${x.vkeys} | ${fmt(x.rssMiB)} |`,
+      );
+    }
+  }
   for (const r of results) if (r.profile) console.log(`\n${r.db} N=${r.agents} ${r.profile}`);
   for (const r of results)
     if (r.simulatorProfile)

@@ -196,6 +196,22 @@ describe('over mTLS', () => {
     expect((old.json['results'] as Record<string, unknown>)['enc_alg']).toBe('ecc');
   });
 
+  test('agents quoted since a reset are counted once each, from zero after the reset', async () => {
+    const [a, b] = agents as [FleetAgentInfo, FleetAgentInfo];
+    const q = (x: FleetAgentInfo, nonce: string): ReturnType<typeof call> =>
+      call(x, `/v2.6/quotes/integrity?nonce=${nonce}&mask=0x400&partial=1&ima_ml_entry=0`);
+    shard.stats(true);
+    expect(shard.stats(false).agentsQuotedSinceReset).toBe(0);
+    expect((await q(a, 'reset1')).status).toBe(200);
+    expect((await q(a, 'reset2')).status).toBe(200);
+    expect(shard.stats(false).agentsQuotedSinceReset).toBe(1);
+    expect((await q(b, 'reset3')).status).toBe(200);
+    const st = shard.stats(true);
+    expect(st.agentsQuotedSinceReset).toBe(2);
+    expect(st.agentsQuoted).toBe(2);
+    expect(shard.stats(false).agentsQuotedSinceReset).toBe(0);
+  });
+
   test('bad parameters, unknown versions and paths answer as before', async () => {
     const a = agents[1] as FleetAgentInfo;
     const before = shard.stats(false).errors;

@@ -198,6 +198,8 @@ interface VirtualAgent {
   /** performance.now() of the last quote request, 0 = none yet. */
   lastRequestAt: number;
   served: number;
+  /** `served` at the last stats reset. */
+  servedAtReset: number;
 }
 
 /** What the driver learns about each agent (enough to enrol it without the registrar). */
@@ -235,6 +237,8 @@ export interface FleetStats {
   readonly imaEntriesSent: number;
   /** Agents that served at least one quote ever. */
   readonly agentsQuoted: number;
+  /** Agents that served at least one quote since the last reset. */
+  readonly agentsQuotedSinceReset: number;
   /** [latency ms, count] pairs (request-to-next-request minus quote_interval). */
   readonly latency: readonly (readonly [number, number])[];
   readonly cpuUserMs: number;
@@ -386,6 +390,7 @@ export class FleetShard {
         clock: 100_000,
         lastRequestAt: 0,
         served: 0,
+        servedAtReset: 0,
       };
       this.grow(agent, 1); // boot_aggregate
       this.agents.push(agent);
@@ -435,6 +440,10 @@ export class FleetShard {
       handshakes: this.handshakes,
       imaEntriesSent: this.imaEntriesSent,
       agentsQuoted: this.agents.reduce((n, a) => n + (a.served > 0 ? 1 : 0), 0),
+      agentsQuotedSinceReset: this.agents.reduce(
+        (n, a) => n + (a.served > a.servedAtReset ? 1 : 0),
+        0,
+      ),
       latency,
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
@@ -448,6 +457,7 @@ export class FleetShard {
       this.errors = 0;
       this.handshakes = 0;
       this.imaEntriesSent = 0;
+      for (const a of this.agents) a.servedAtReset = a.served;
     }
     return out;
   }
