@@ -614,6 +614,8 @@ interface RunResult {
   readonly rowsPerSecond: number;
   readonly rowsLabel: string;
   readonly simulatorCpuPercent: number;
+  /** The PostgreSQL server's processes (postmaster and backends); NaN for SQLite (in-process). */
+  readonly dbServerCpuPercent: number;
   /** Simulator CPU (all shards, utime+stime) per quote served. */
   readonly simulatorUsPerQuote: number;
   readonly handshakesPerSecond: number;
@@ -662,6 +664,8 @@ interface Services {
   readonly caDir: string;
   /** The verifier's process and its descendants (upstream runs worker processes). */
   verifierPids(): number[];
+  /** The database server's processes, when it is a separate server started here. */
+  dbServerPids?(): number[];
   counter(): Promise<DbCounter | undefined>;
   /** Why the verifier cannot be measured any more, or undefined. */
   dead(): string | undefined;
@@ -689,6 +693,18 @@ interface ExternalOptions {
   readonly verifierPid: number;
   readonly pgUrl?: string;
   readonly sqliteWal?: string;
+}
+
+/** The private PostgreSQL's postmaster and its backends (first line of postmaster.pid). */
+function postmasterTree(dir: string): number[] {
+  try {
+    const pid = Number(
+      fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    return Number.isInteger(pid) && pid > 0 ? processTree(pid) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** `pid` and all its descendants, from /proc. */
@@ -814,6 +830,7 @@ async function startBuiltServices(
     registrarTlsPort: ports.registrarTls,
     caDir,
     verifierPids: () => [verifier.child.pid ?? 0],
+    ...(pg === undefined ? {} : { dbServerPids: () => postmasterTree(pg.dir) }),
     counter: async () =>
       db === 'postgres' && pg
         ? postgresCounter(pg.url)
@@ -1082,6 +1099,9 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   const db0 = await counter.sample();
   const cpu0 = sum(cpuMs);
   const simCpu0 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
+  // Per process: backends come and go with the pools' connections (one that exits mid-window
+  // takes its share of the window with it, so this is a lower bound).
+  const dbCpu0 = new Map((svc.dbServerPids?.() ?? []).map((p) => [p, cpuMs(p)]));
   const m0 = machineCpu();
   const t0 = performance.now();
   const windowFromUs = monotonicUs();
@@ -1095,6 +1115,8 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   const windowToUs = monotonicUs();
   const cpu1 = sum(cpuMs);
   const simCpu1 = shards.reduce((a, s) => a + cpuMs(s.child.pid ?? 0), 0);
+  const dbPids1 = svc.dbServerPids?.() ?? [];
+  const dbCpuMs = dbPids1.reduce((a, p) => a + Math.max(0, cpuMs(p) - (dbCpu0.get(p) ?? 0)), 0);
   const m1 = machineCpu();
   const db1 = await counter.sample();
   const stats = await allStats(true);
@@ -1245,6 +1267,7 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
     rowsPerSecond: (db1.rows - db0.rows) / elapsed,
     rowsLabel: db === 'postgres' ? 'rows' : 'pages',
     simulatorCpuPercent: ((simCpu1 - simCpu0) / 1000 / elapsed) * 100,
+    dbServerCpuPercent: dbPids1.length > 0 ? (dbCpuMs / 1000 / elapsed) * 100 : NaN,
     simulatorUsPerQuote: served > 0 ? ((simCpu1 - simCpu0) * 1000) / served : NaN,
     handshakesPerSecond: handshakes / elapsed,
     machineBusyPercent: (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total),
@@ -1334,14 +1357,14 @@ function printTable(results: readonly RunResult[], opts: Options): void {
     `\nfleet: quote interval ${opts.intervalSeconds} s, IMA +${opts.imaGrowth} entries/quote, ${opts.seconds} s window, ${os.cpus().length} cores, node ${process.version}`,
   );
   console.log(
-    '| db | agents | attest/s (target) | p50 ms | p99 ms | verifier CPU | CPU µs/attest | RSS MiB (idle) | KiB/agent | DB commits/s | DB rows/s | TLS handshakes/s | simulator CPU | sim µs/quote | machine busy | load 1m before→after | not PASS |',
+    '| db | agents | attest/s (target) | p50 ms | p99 ms | verifier CPU | CPU µs/attest | RSS MiB (idle) | KiB/agent | DB commits/s | DB rows/s | TLS handshakes/s | simulator CPU | sim µs/quote | DB server CPU | machine busy | load 1m before→after | not PASS |',
   );
   console.log(
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   );
   for (const r of results) {
     console.log(
-      `| ${r.db} | ${r.agents} | ${fmt(r.attestationsPerSecond)} (${fmt(r.target)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.verifierCpuPercent)}% | ${fmt(r.cpuUsPerAttestation)} | ${fmt(r.rssMiB)} (${fmt(r.idleRssMiB)}) | ${fmt(r.rssPerAgentKiB, 1)} | ${fmt(r.commitsPerSecond)} | ${fmt(r.rowsPerSecond)} ${r.rowsLabel} | ${fmt(r.handshakesPerSecond, 1)} | ${fmt(r.simulatorCpuPercent)}% | ${fmt(r.simulatorUsPerQuote)} | ${fmt(r.machineBusyPercent)}% | ${r.loadBefore}→${r.loadAfter} | ${r.failedAgents} |`,
+      `| ${r.db} | ${r.agents} | ${fmt(r.attestationsPerSecond)} (${fmt(r.target)}) | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.verifierCpuPercent)}% | ${fmt(r.cpuUsPerAttestation)} | ${fmt(r.rssMiB)} (${fmt(r.idleRssMiB)}) | ${fmt(r.rssPerAgentKiB, 1)} | ${fmt(r.commitsPerSecond)} | ${fmt(r.rowsPerSecond)} ${r.rowsLabel} | ${fmt(r.handshakesPerSecond, 1)} | ${fmt(r.simulatorCpuPercent)}% | ${fmt(r.simulatorUsPerQuote)} | ${Number.isNaN(r.dbServerCpuPercent) ? '—' : `${fmt(r.dbServerCpuPercent)}%`} | ${fmt(r.machineBusyPercent)}% | ${r.loadBefore}→${r.loadAfter} | ${r.failedAgents} |`,
     );
   }
   console.log(
