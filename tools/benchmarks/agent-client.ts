@@ -25,6 +25,7 @@ import type {
   AgentResponse,
   ClientTls,
 } from '../../apps/verifier/src/attestation/agent-client';
+import { fullGc, positiveIntArg } from './support/process';
 
 type Variant = 'new' | 'old';
 
@@ -68,13 +69,6 @@ const BODY = JSON.stringify({
     ima_measurement_list: '10 '.repeat(150),
   },
 });
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} wants a positive integer`);
-  return v;
-}
 
 // ---------------------------------------------------------------- the previous client, inlined
 
@@ -177,13 +171,6 @@ function runServer(setup: ServerSetup): void {
   });
 }
 
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (g === undefined) throw new Error('run with --expose-gc');
-  g();
-  g();
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `fn` over all clients, at most `width` at a time; counts non-200 answers. */
@@ -217,14 +204,14 @@ async function runClient(setup: ClientSetup): Promise<ClientResult> {
   warm.close();
   await sleep(100);
 
-  gc();
+  fullGc();
   const before = process.memoryUsage();
   const clients = Array.from({ length: setup.agents }, make);
   let cpu = process.cpuUsage();
   let failures = await each(clients, 50, (c) => c.get('/v2.6/quotes/integrity?nonce=open'));
   const connectCpu = process.cpuUsage(cpu);
   await sleep(200);
-  gc();
+  fullGc();
   const idle = process.memoryUsage();
 
   const path = '/v2.6/quotes/integrity?nonce=abcdefghij0123456789&mask=0x400&partial=1';
@@ -269,8 +256,8 @@ function ask<T>(proc: ChildProcess, message: unknown): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const agents = arg('--agents', 1000);
-  const rounds = arg('--rounds', 5);
+  const agents = positiveIntArg('--agents', 1000);
+  const rounds = positiveIntArg('--rounds', 5);
   const p = process.argv.indexOf('--profile');
   const profileDir =
     p >= 0 ? path.resolve(process.argv[p + 1] ?? 'tmp/agent-client-prof') : undefined;

@@ -642,7 +642,7 @@ interface RestartResult {
   /** From the start of the new process until every agent is GET_QUOTE and PASS in the API. */
   readonly allPassSeconds: number;
   readonly notPass: number;
-  /** Retries and failures the restarted verifier logged ("not reachable", timeouts). */
+  /** Retries and exhausted retries the restarted verifier logged (timeouts included). */
   readonly retriesLogged: number;
   readonly handshakes: number;
   readonly vkeys: number;
@@ -893,6 +893,87 @@ function tenantTls(caDir: string): https.RequestOptions {
   };
 }
 
+type AgentStatus = Record<string, unknown>;
+
+/** Every agent's status from the verifier's bulk listing; undefined when it does not answer. */
+async function agentStatuses(
+  tenant: (url: string) => Promise<Reply>,
+  verifierPort: number,
+): Promise<AgentStatus[] | undefined> {
+  // After a restart, the kept-alive connection to the old process fails once: a missing answer.
+  const r = await tenant(`https://127.0.0.1:${verifierPort}/${API}/agents/?bulk=1`).catch(
+    () => undefined,
+  );
+  if (r?.status !== 200) return undefined;
+  const results = (JSON.parse(r.body) as { results?: Record<string, AgentStatus> }).results;
+  return Object.values(results ?? {});
+}
+
+/**
+ * `--restart`: SIGTERM the verifier, start the same command on the same database, then time how
+ * long until every agent served a quote again (simulator counters) and until the API shows every
+ * agent GET_QUOTE (3) and PASS again.
+ */
+async function measureRestart(
+  svc: Services,
+  allStats: (reset: boolean) => Promise<FleetStats[]>,
+  statuses: () => Promise<AgentStatus[] | undefined>,
+  expected: number,
+  maxSeconds: number,
+  label: string,
+): Promise<RestartResult> {
+  const restartVerifier = svc.restartVerifier?.bind(svc);
+  if (restartVerifier === undefined) throw new Error('--restart needs the built services');
+  progress(`${label}: restarting the verifier (SIGTERM, then the same command)`);
+  await allStats(true);
+  const up = await restartVerifier();
+  const since = (): number => (performance.now() - up.startedAt) / 1000;
+  const deadline = Date.now() + maxSeconds * 1000;
+  let halfQuoted = NaN;
+  let allQuoted = NaN;
+  while (Date.now() < deadline) {
+    const dead = svc.dead();
+    if (dead) throw new Error(dead);
+    const quoted = (await allStats(false)).reduce((a, st) => a + st.agentsQuotedSinceReset, 0);
+    if (Number.isNaN(halfQuoted) && quoted * 2 >= expected) halfQuoted = since();
+    if (quoted >= expected) {
+      allQuoted = since();
+      break;
+    }
+    await sleep(250);
+  }
+  let allPass = NaN;
+  let notPass = expected;
+  while (Date.now() < deadline) {
+    const all = await statuses();
+    if (all !== undefined) {
+      notPass = all.filter(
+        (a) => a['operational_state'] !== 3 || a['attestation_status'] !== 'PASS',
+      ).length;
+      if (notPass === 0) {
+        allPass = since();
+        break;
+      }
+    }
+    await sleep(500);
+  }
+  const st = await allStats(true);
+  const log = svc.verifierLogFrom?.(up.logFrom) ?? '';
+  return {
+    stopSeconds: up.stopSeconds,
+    answeringSeconds: up.answeringSeconds,
+    halfQuotedSeconds: halfQuoted,
+    allQuotedSeconds: allQuoted,
+    allPassSeconds: allPass,
+    notPass,
+    // One line per retry ("not reachable (…); retry n of m") and per exhaustion.
+    retriesLogged: log.split('\n').filter((line) => line.includes(' not reachable ')).length,
+    handshakes: st.reduce((a, x) => a + x.handshakes, 0),
+    vkeys: st.reduce((a, x) => a + x.vkeys, 0),
+    rssMiB: svc.verifierPids().reduce((a, p) => a + rssKiB(p), 0) / 1024,
+  };
+}
+
 async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Promise<RunResult> {
   const setupStart = Date.now();
   const loadBefore = loadAvg();
@@ -1125,80 +1206,27 @@ async function runOnce(opts: Options, db: 'sqlite' | 'postgres', n: number): Pro
   const loadAfter = loadAvg();
 
   // Verdicts as the verifier records them: every agent should be in GET_QUOTE (3) and PASS.
-  let failedAgents = 0;
-  const bulk = await tenant(`https://127.0.0.1:${ports.verifier}/${API}/agents/?bulk=1`);
-  if (bulk.status === 200) {
-    const results = (JSON.parse(bulk.body) as { results?: Record<string, Record<string, unknown>> })
-      .results;
-    for (const s of Object.values(results ?? {}))
-      if (s['attestation_status'] !== 'PASS') failedAgents++;
-  } else failedAgents = -1;
+  const bulk = (): Promise<AgentStatus[] | undefined> => agentStatuses(tenant, ports.verifier);
+  const verdicts = await bulk();
+  const failedAgents =
+    verdicts === undefined ? -1 : verdicts.filter((a) => a['attestation_status'] !== 'PASS').length;
   if (failedAgents !== 0)
     progress(`${db} N=${n}: ${failedAgents} agents not PASS; verifier log:\n${svc.logTail()}`);
 
-  let restart: RestartResult | undefined;
-  if (opts.restart) {
-    const restartVerifier = svc.restartVerifier?.bind(svc);
-    if (restartVerifier === undefined) throw new Error('--restart needs the built services');
-    progress(`${db} N=${n}: restarting the verifier (SIGTERM, then the same command)`);
-    await allStats(true);
-    const up = await restartVerifier();
-    const since = (): number => (performance.now() - up.startedAt) / 1000;
-    const expected = n - enrolFailures;
-    const deadline = Date.now() + opts.maxWarmupSeconds * 1000;
-    let halfQuoted = NaN;
-    let allQuoted = NaN;
-    while (Date.now() < deadline) {
-      const dead = svc.dead();
-      if (dead) throw new Error(dead);
-      const quoted = (await allStats(false)).reduce((a, st) => a + st.agentsQuotedSinceReset, 0);
-      if (Number.isNaN(halfQuoted) && quoted * 2 >= expected) halfQuoted = since();
-      if (quoted >= expected) {
-        allQuoted = since();
-        break;
-      }
-      await sleep(250);
-    }
-    let allPass = NaN;
-    let notPass = expected;
-    while (Date.now() < deadline) {
-      // A kept-alive connection to the old process fails once: ask again.
-      const r = await tenant(`https://127.0.0.1:${ports.verifier}/${API}/agents/?bulk=1`).catch(
-        (): Reply => ({ status: 0, body: '' }),
-      );
-      if (r.status === 200) {
-        const all = Object.values(
-          (JSON.parse(r.body) as { results?: Record<string, Record<string, unknown>> }).results ??
-            {},
-        );
-        notPass = all.filter(
-          (a) => a['operational_state'] !== 3 || a['attestation_status'] !== 'PASS',
-        ).length;
-        if (notPass === 0) {
-          allPass = since();
-          break;
-        }
-      }
-      await sleep(500);
-    }
-    const st = await allStats(true);
-    const log = svc.verifierLogFrom?.(up.logFrom) ?? '';
-    restart = {
-      stopSeconds: up.stopSeconds,
-      answeringSeconds: up.answeringSeconds,
-      halfQuotedSeconds: halfQuoted,
-      allQuotedSeconds: allQuoted,
-      allPassSeconds: allPass,
-      notPass,
-      retriesLogged: (log.match(/not reachable|timed out|retry \d+ of/g) ?? []).length,
-      handshakes: st.reduce((a, x) => a + x.handshakes, 0),
-      vkeys: st.reduce((a, x) => a + x.vkeys, 0),
-      rssMiB: sum(rssKiB) / 1024,
-    };
+  const restart = opts.restart
+    ? await measureRestart(
+        svc,
+        allStats,
+        bulk,
+        n - enrolFailures,
+        opts.maxWarmupSeconds,
+        `${db} N=${n}`,
+      )
+    : undefined;
+  if (restart !== undefined)
     progress(
-      `${db} N=${n}: restarted; every agent quoted again after ${fmt(allQuoted, 1)} s, GET_QUOTE and PASS after ${fmt(allPass, 1)} s`,
+      `${db} N=${n}: restarted; every agent quoted again after ${fmt(restart.allQuotedSeconds, 1)} s, GET_QUOTE and PASS after ${fmt(restart.allPassSeconds, 1)} s`,
     );
-  }
 
   const served = stats.reduce((a, s) => a + s.served, 0);
   const errors = stats.reduce((a, s) => a + s.errors, 0);

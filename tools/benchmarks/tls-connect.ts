@@ -10,6 +10,7 @@ import { fork } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { createTestPki } from '@keylime/server/src/testing/openssl-pki';
+import { positiveIntArg } from './support/process';
 
 interface ServerPki {
   readonly cert: string;
@@ -60,9 +61,7 @@ function connectOnce(
 }
 
 async function main(): Promise<void> {
-  const i = process.argv.indexOf('--connections');
-  const n = i > 0 ? Number(process.argv[i + 1]) : 400;
-  if (!Number.isInteger(n) || n <= 0) throw new Error('--connections takes a positive integer');
+  const n = positiveIntArg('--connections', 400);
   const pki = createTestPki();
   const server = fork(__filename, ['--server'], {
     execArgv: ['-r', '@swc-node/register'],

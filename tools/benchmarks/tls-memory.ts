@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { createTestPki } from '@keylime/server/src/testing/openssl-pki';
+import { fullGc, positiveIntArg } from './support/process';
 
 const VARIANTS = ['tcp', 'tls1.3', 'tls1.2', 'tls1.3-no-tickets', 'tls1.3-js-stream'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -91,13 +92,6 @@ class SocketDuplex extends Duplex {
   }
 }
 
-function gc(): void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (g === undefined) throw new Error('run with --expose-gc');
-  g();
-  g();
-}
-
 /** Sends one request and resolves when the whole answer is in. */
 function exchange(s: net.Socket): Promise<void> {
   return new Promise((resolve) => {
@@ -153,11 +147,11 @@ async function runClient(pki: Pki, variant: Variant, port: number, n: number, ro
     s.destroy();
   }
   await new Promise((r) => setTimeout(r, 100));
-  gc();
+  fullGc();
   const before = process.memoryUsage();
   await Promise.all(Array.from({ length: 20 }, lane));
   await new Promise((r) => setTimeout(r, 300));
-  gc();
+  fullGc();
   const idle = process.memoryUsage();
   const cpu0 = process.cpuUsage();
   for (let r = 0; r < rounds; r++) await Promise.all(sockets.map(exchange));
@@ -172,13 +166,6 @@ async function runClient(pki: Pki, variant: Variant, port: number, n: number, ro
   return figures;
 }
 
-function intArg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i > 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} takes a positive integer`);
-  return v;
-}
-
 function child(role: string, variant: Variant, env: Record<string, string>) {
   return fork(__filename, [role, variant], {
     execArgv: ['-r', '@swc-node/register', '--expose-gc'],
@@ -187,8 +174,8 @@ function child(role: string, variant: Variant, env: Record<string, string>) {
 }
 
 async function main(): Promise<void> {
-  const n = intArg('--connections', 2000);
-  const rounds = intArg('--rounds', 5);
+  const n = positiveIntArg('--connections', 2000);
+  const rounds = positiveIntArg('--rounds', 5);
   const made = createTestPki();
   const pki: Pki = {
     serverCert: made.serverCert,

@@ -3,6 +3,7 @@
  * AgentAttestState, verifier §2.2, §4.5): parsed enrolment, cached AK and payload key, IMA and clock
  * state, retry counters. Built once from the `verifiermain` row at enrolment, reactivation or start.
  */
+import { unpooledBuffer } from '@keylime/core';
 import {
   deserializeImaState,
   initialImaState,
@@ -14,7 +15,6 @@ import type { ImaAttestState, ImaKeyring } from '@keylime/ima';
 import type { OperationalState } from '@keylime/protocol';
 import { INITIAL_CLOCK_INFO, prepareQuoteKey } from '@keylime/tpm';
 import type { QuoteVerificationKey, TpmsClockInfo } from '@keylime/tpm';
-import { unpooledBuffer } from '@keylime/core';
 import { readJsonColumn, readPolicyText, readStringList } from '../store/columns';
 import type { AgentRow } from '../store/schema';
 import type { AgentClient } from './agent-client';
