@@ -92,6 +92,19 @@ describe('verifyQuote', () => {
     expect(v.value.hashAlg).toBe('sha256');
   });
 
+  it('keeps only what verification needs in a prepared AK, not the parsed public area', () => {
+    // The verifier holds one prepared AK per enrolled agent: the TPMT_PUBLIC (≈1 KiB) is dropped.
+    expect(Object.keys(ak).sort()).toEqual(['coordinateSize', 'keyObject', 'type', 'verifyKey']);
+    expect(ak.type).toBe(TpmAlg.Rsa);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const ecKey = prepareQuoteKey(
+      encodeTpm2bPublic(tpmPublicFromKeyObject(ec.publicKey, EK_LOW_TEMPLATE)),
+    );
+    expect(Object.keys(ecKey).sort()).toEqual(['coordinateSize', 'keyObject', 'type', 'verifyKey']);
+    expect(ecKey.type).toBe(TpmAlg.Ecc);
+    expect(ecKey.coordinateSize).toBe(32);
+  });
+
   it('accepts the tpm2-tools quote.out with its binary nonce and ak.pub', () => {
     const key = prepareQuoteKey(dataFile('upstream/ak.pub'));
     const parts = {

@@ -30,9 +30,13 @@ import type { Tpm2b } from './tpm2b';
 /** Signing scheme names as upstream's `accept_tpm_signing_algs` spells them. */
 export type QuoteSignAlg = 'rsassa' | 'rsapss' | 'ecdsa';
 
-/** An AK prepared once and cached by the verifier: parsed public area and ready-to-use Node key. */
+/**
+ * An AK prepared once and cached by the verifier: only what verification reads (the parsed public
+ * area is not kept; the verifier holds one of these per enrolled agent).
+ */
 export interface QuoteVerificationKey {
-  readonly public: Tpm2b<TpmtPublic>;
+  /** The AK's TPM key type: `TpmAlg.Rsa` or `TpmAlg.Ecc`. */
+  readonly type: typeof TpmAlg.Rsa | typeof TpmAlg.Ecc;
   readonly keyObject: KeyObject;
   /** What crypto.verify takes: the KeyObject (RSA) or it with IEEE-P1363 encoding (ECDSA). */
   readonly verifyKey: KeyObject | VerifyKeyObjectInput;
@@ -42,14 +46,14 @@ export interface QuoteVerificationKey {
 
 /** Parses `aik_tpm` (TPM2B_PUBLIC bytes) into a cached verification key; throws for a bad key (a fault). */
 export function prepareQuoteKey(akTpm: Uint8Array | Tpm2b<TpmtPublic>): QuoteVerificationKey {
-  const pub = akTpm instanceof Uint8Array ? decodeTpm2bPublic(akTpm) : akTpm;
-  const keyObject = tpmPublicToKeyObject(pub.value);
-  if (pub.value.type === TpmAlg.Rsa)
-    return { public: pub, keyObject, verifyKey: keyObject, coordinateSize: 0 };
-  const curve = eccCurveInfo(pub.value.parameters.curveId);
+  const pub = (akTpm instanceof Uint8Array ? decodeTpm2bPublic(akTpm) : akTpm).value;
+  const keyObject = tpmPublicToKeyObject(pub);
+  if (pub.type === TpmAlg.Rsa)
+    return { type: TpmAlg.Rsa, keyObject, verifyKey: keyObject, coordinateSize: 0 };
+  const curve = eccCurveInfo(pub.parameters.curveId);
   if (curve === undefined) throw tpmError(TpmErrorCode.Unsupported, 'unsupported AK curve');
   return {
-    public: pub,
+    type: TpmAlg.Ecc,
     keyObject,
     verifyKey: { key: keyObject, dsaEncoding: 'ieee-p1363' },
     coordinateSize: curve.coordinateSize,
@@ -215,9 +219,8 @@ const DEFAULT_SIGN_ALGS: readonly QuoteSignAlg[] = ['rsassa', 'ecdsa'];
 
 function checkQuote(parts: QuoteParts, ex: QuoteExpectations): Verdict<VerifiedQuote> {
   const sig = scanTpmtSignature(parts.signature) ?? decodeTpmtSignature(parts.signature);
-  const pub = ex.ak.public.value;
   // verifier §3.2 step 2: RSA AKs sign quotes with RSASSA only, ECC AKs with ECDSA only.
-  const wanted = pub.type === TpmAlg.Rsa ? TpmAlg.RsaSsa : TpmAlg.Ecdsa;
+  const wanted = ex.ak.type === TpmAlg.Rsa ? TpmAlg.RsaSsa : TpmAlg.Ecdsa;
   if (sig.sigAlg !== wanted) {
     return quoteFailure(
       `unsupported quote signature algorithm 0x${sig.sigAlg.toString(16)} for this AK`,
