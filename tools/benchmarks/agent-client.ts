@@ -5,7 +5,9 @@
  * heap, so its CPU (process.cpuUsage) and memory are the client's only. Per variant: N clients each
  * open one kept-alive connection (connect CPU per connection), then RSS and heap per idle connection
  * after a GC, then R rounds of one GET per client on the warm connections (CPU µs per request).
- * Variants: `new` = AgentClient (one shared SecureContext, raw socket, hand-written HTTP/1.1);
+ * Variants: `builtin` = AgentClient as the verifier runs it (@keylime/crypto's TLS 1.3 client on a
+ * plain socket, hand-written HTTP/1.1); `openssl` = AgentClient on Node's TLS (one shared
+ * SecureContext, `engine: 'openssl'`);
  * `old` = the previous https.Agent-per-agent client (inlined below, a SecureContext per connection).
  * Run: `tools/bench agent-client [--agents N] [--rounds R] [--profile DIR]` (--profile: node
  * --cpu-prof of each client process, written to DIR).
@@ -27,7 +29,7 @@ import type {
 } from '../../apps/verifier/src/attestation/agent-client';
 import { fullGc, positiveIntArg } from './support/process';
 
-type Variant = 'new' | 'old';
+type Variant = 'builtin' | 'openssl' | 'old';
 
 interface ServerSetup {
   readonly cert: string;
@@ -194,11 +196,16 @@ async function each<C>(
 
 async function runClient(setup: ClientSetup): Promise<ClientResult> {
   const endpoint: AgentEndpoint = { ip: '127.0.0.1', port: setup.port, mtlsCert: setup.agentCert };
+  // One ClientTls object for every client, as the verifier has: per-object caches stay shared.
+  const tls: ClientTls = {
+    ...setup.tls,
+    ...(setup.variant === 'old' ? {} : { engine: setup.variant }),
+  };
   const make = (): AgentClient | OldAgentClient =>
-    setup.variant === 'new'
-      ? new AgentClient(endpoint, setup.tls, OPTIONS)
-      : new OldAgentClient(endpoint, setup.tls, OPTIONS);
-  // Warm the code paths (and, for `new`, the shared context) outside the measurement.
+    setup.variant === 'old'
+      ? new OldAgentClient(endpoint, tls, OPTIONS)
+      : new AgentClient(endpoint, tls, OPTIONS);
+  // Warm the code paths (and the shared context or identity) outside the measurement.
   const warm = make();
   for (let i = 0; i < 20; i++) await warm.get('/v2.6/quotes/integrity?nonce=warm');
   warm.close();
@@ -281,7 +288,7 @@ async function main(): Promise<void> {
       ca: pki.caCert,
     } satisfies ServerSetup);
     const results: ClientResult[] = [];
-    for (const variant of ['old', 'new'] as const) {
+    for (const variant of ['old', 'openssl', 'builtin'] as const) {
       const proc = child('--client', profileDir);
       results.push(
         await ask<ClientResult>(proc, {

@@ -6,19 +6,29 @@
  * Printed per variant: RSS and V8 heap per idle connection (after a full GC), then client CPU per
  * request over R more rounds on the open connections. Variants: plain TCP; TLS 1.3 and 1.2 on the
  * socket as the verifier uses them; TLS 1.3 with session tickets refused by the server; TLS 1.3
- * over a JavaScript Duplex around the socket (Node then sizes its ciphertext buffers by chunk).
+ * over a JavaScript Duplex around the socket (Node then sizes its ciphertext buffers by chunk);
+ * TLS 1.3 through @keylime/crypto's builtin client on a plain socket (what the verifier uses).
  * Run: `tools/bench tls-memory [--connections N] [--rounds R]`.
  */
 import { fork } from 'node:child_process';
-import { constants } from 'node:crypto';
+import { constants, createPrivateKey, X509Certificate } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { Tls13Client } from '@keylime/crypto';
 import { createTestPki } from '@keylime/server/src/testing/openssl-pki';
 import { fullGc, positiveIntArg } from './support/process';
 
-const VARIANTS = ['tcp', 'tls1.3', 'tls1.2', 'tls1.3-no-tickets', 'tls1.3-js-stream'] as const;
+const VARIANTS = [
+  'tcp',
+  'tls1.3',
+  'tls1.2',
+  'tls1.3-no-tickets',
+  'tls1.3-js-stream',
+  'tls1.3-builtin',
+] as const;
 type Variant = (typeof VARIANTS)[number];
 
 interface Pki {
@@ -92,8 +102,47 @@ class SocketDuplex extends Duplex {
   }
 }
 
+/** What a request needs of a connection: a net.Socket, or the builtin client on one. */
+interface Channel {
+  write(data: string): unknown;
+  on(event: 'data', listener: (d: Buffer) => void): unknown;
+  off(event: 'data', listener: (d: Buffer) => void): unknown;
+  destroy(): unknown;
+}
+
+/** @keylime/crypto's TLS 1.3 client on a plain socket, emitting decrypted 'data'. */
+class BuiltinChannel extends EventEmitter implements Channel {
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly engine: Tls13Client,
+    onReady: () => void,
+    onError: (e: Error) => void,
+  ) {
+    super();
+    socket.once('connect', () => socket.write(engine.start()));
+    socket.on('data', (d: Buffer) => {
+      try {
+        const events = engine.receive(d);
+        for (const record of events.send) socket.write(record);
+        if (events.established) onReady();
+        for (const data of events.data) this.emit('data', data);
+      } catch (e) {
+        socket.destroy();
+        onError(e as Error);
+      }
+    });
+    socket.once('error', onError);
+  }
+  write(data: string): void {
+    this.socket.write(this.engine.seal(Buffer.from(data)));
+  }
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
 /** Sends one request and resolves when the whole answer is in. */
-function exchange(s: net.Socket): Promise<void> {
+function exchange(s: Channel): Promise<void> {
   return new Promise((resolve) => {
     let got = 0;
     const onData = (d: Buffer): void => {
@@ -108,9 +157,30 @@ function exchange(s: net.Socket): Promise<void> {
   });
 }
 
-function open(variant: Variant, port: number, context: tls.SecureContext): Promise<net.Socket> {
+interface ClientIdentity {
+  readonly context: tls.SecureContext;
+  readonly chain: Buffer[];
+  readonly key: ReturnType<typeof createPrivateKey>;
+}
+
+function open(variant: Variant, port: number, id: ClientIdentity): Promise<Channel> {
+  const context = id.context;
   return new Promise((resolve, reject) => {
     const target = { host: '127.0.0.1', port };
+    if (variant === 'tls1.3-builtin') {
+      const engine = new Tls13Client({
+        certificateChain: id.chain,
+        privateKey: id.key,
+        checkServer: () => ({ ok: true }),
+      });
+      const c: BuiltinChannel = new BuiltinChannel(
+        net.connect(target),
+        engine,
+        () => resolve(c),
+        reject,
+      );
+      return;
+    }
     const secure = { secureContext: context, rejectUnauthorized: false };
     const s =
       variant === 'tcp'
@@ -124,25 +194,29 @@ function open(variant: Variant, port: number, context: tls.SecureContext): Promi
 }
 
 async function runClient(pki: Pki, variant: Variant, port: number, n: number, rounds: number) {
-  const context = tls.createSecureContext({
-    cert: pki.clientCert,
-    key: pki.clientKey,
-    ca: pki.caCert,
-    maxVersion: variant === 'tls1.2' ? 'TLSv1.2' : 'TLSv1.3',
-  });
-  const sockets: net.Socket[] = [];
+  const id: ClientIdentity = {
+    context: tls.createSecureContext({
+      cert: pki.clientCert,
+      key: pki.clientKey,
+      ca: pki.caCert,
+      maxVersion: variant === 'tls1.2' ? 'TLSv1.2' : 'TLSv1.3',
+    }),
+    chain: [new X509Certificate(pki.clientCert).raw],
+    key: createPrivateKey(pki.clientKey),
+  };
+  const sockets: Channel[] = [];
   let started = 0;
   const lane = async (): Promise<void> => {
     while (started < n) {
       started++;
-      const s = await open(variant, port, context);
+      const s = await open(variant, port, id);
       sockets.push(s);
       await exchange(s);
     }
   };
   // Warm the code paths outside the measurement.
   for (let i = 0; i < 20; i++) {
-    const s = await open(variant, port, context);
+    const s = await open(variant, port, id);
     await exchange(s);
     s.destroy();
   }

@@ -76,8 +76,9 @@ describe('built-in defaults match the files upstream generates (keylime_upgrade_
     const fromFile = Object.fromEntries(
       raw.ini.options(section).map((o) => [o, raw.ini.get(section, o)?.replace(/^"|"$/g, '')]),
     );
-    // Options upstream reads with a code fallback but does not write into the template.
-    const codeOnly = new Set(['nonce_lifetime', 'max_upload_size']);
+    // Options upstream reads with a code fallback but does not write into the template, and
+    // keylime-ts's own options.
+    const codeOnly = new Set(['nonce_lifetime', 'max_upload_size', 'agent_tls_engine']);
     const ours = Object.fromEntries(
       Object.entries(defaults).filter(([k]) => !(codeOnly.has(k) && !(k in fromFile))),
     );
@@ -145,6 +146,7 @@ describe('loadVerifierConfig', () => {
       challengeLifetimeSeconds: 1800,
       sessionLifetimeSeconds: 180,
       nonceLifetimeSeconds: 60,
+      agentTlsEngine: 'builtin',
       shutdownDrainTimeoutSeconds: 10,
       durableAttestation: {
         importModule: undefined,
@@ -252,6 +254,10 @@ describe('loadVerifierConfig', () => {
       'measured_boot_evaluate: expected one of once, always, got "sometimes"',
     ],
     ['mode = pul', 'mode: expected one of pull, push, got "pul"'],
+    [
+      'agent_tls_engine = gnutls',
+      'agent_tls_engine: expected one of builtin, openssl, got "gnutls"',
+    ],
     [
       'severity_policy = [{"event_id": ".*", "severity_label": "loud"}]',
       'severity_policy: label "loud" is not in severity_labels',

@@ -75,6 +75,8 @@ export const VERIFIER_DEFAULTS = {
   shutdown_drain_timeout: '10',
   // Not in the template; upstream code falls back to 60 (auth_session.py).
   nonce_lifetime: '60',
+  // keylime-ts only: which TLS client talks to agents (builtin TLS 1.3, or Node's OpenSSL TLS).
+  agent_tls_engine: 'builtin',
 } as const;
 
 /** [revocations] defaults (templates/2.6). */
@@ -155,6 +157,12 @@ export interface VerifierConfig {
   readonly sessionCreateRateLimitWindowAgentSeconds: number;
   readonly sessionLifetimeSeconds: number;
   readonly nonceLifetimeSeconds: number;
+  /**
+   * keylime-ts's own option: `builtin` (default) connects to agents with @keylime/crypto's TLS 1.3
+   * client (≈ 50 KiB less memory per agent; falls back per agent when needed), `openssl` with
+   * Node's TLS for every agent.
+   */
+  readonly agentTlsEngine: 'builtin' | 'openssl';
   readonly extendTokenOnAttestation: boolean;
   readonly autoRecoverAttestationFailures: boolean;
   readonly shutdownDrainTimeoutSeconds: number;
@@ -254,6 +262,7 @@ export function verifierConfigFrom(raw: RawComponentConfig): VerifierConfig {
     ),
     sessionLifetimeSeconds: r.integer('session_lifetime', 0),
     nonceLifetimeSeconds: r.integer('nonce_lifetime', 0),
+    agentTlsEngine: r.choice('agent_tls_engine', ['builtin', 'openssl'] as const),
     extendTokenOnAttestation: r.boolean('extend_token_on_attestation'),
     autoRecoverAttestationFailures: r.boolean('auto_recover_attestation_failures'),
     shutdownDrainTimeoutSeconds: r.number('shutdown_drain_timeout', 0),

@@ -125,3 +125,7 @@ export {
   keyStoreToYaml,
 } from './ca-store';
 export type { CaKeyStore, CvCaFilesOptions, CvCaResult } from './ca-store';
+
+// TLS 1.3 client (sans-I/O) for the verifier's connections to agents
+export { Tls13Client, TlsError, TlsAlert } from './tls13/client';
+export type { Tls13ClientOptions, TlsEvents, ServerCheck } from './tls13/client';

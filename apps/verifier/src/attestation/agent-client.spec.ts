@@ -193,7 +193,110 @@ function client(port: number, mtlsCert: string | null = agentA.cert, t = clientT
   return new AgentClient({ ip: '127.0.0.1', port, mtlsCert }, t, o);
 }
 
-describe('AgentClient over mTLS', () => {
+/** Cipher suites offered by each ClientHello that passes through a TCP relay to `target`. */
+async function helloSniffer(
+  target: number,
+): Promise<{ port: number; offers: number[][]; close(): Promise<void> }> {
+  const offers: number[][] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect({ host: '127.0.0.1', port: target });
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.once('data', (hello: Buffer) => {
+      // record(5) type(1) length(3) version(2) random(32) session id(1+n) cipher suites(2+n)
+      const sid = hello[43] ?? 0;
+      const n = hello.readUInt16BE(44 + sid);
+      const suites: number[] = [];
+      for (let i = 0; i < n; i += 2) suites.push(hello.readUInt16BE(46 + sid + i));
+      offers.push(suites);
+      outbound.write(hello);
+      inbound.pipe(outbound);
+    });
+    outbound.pipe(inbound);
+  });
+  const port = await listenOn(server);
+  return {
+    port,
+    offers,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const TLS13_SUITES_ONLY = [0x1301, 0x1302, 0x1303];
+
+describe('AgentClient TLS engine choice', () => {
+  it("speaks the builtin TLS 1.3 client by default and Node's TLS when configured", async () => {
+    const agent = await httpsAgent(agentA);
+    const sniffer = await helloSniffer(agent.port);
+    const builtin = client(sniffer.port);
+    const openssl = client(sniffer.port, agentA.cert, { ...clientTls, engine: 'openssl' });
+    try {
+      expect((await builtin.get('/a')).kind).toBe('response');
+      expect((await openssl.get('/b')).kind).toBe('response');
+      expect(sniffer.offers[0]).toEqual(TLS13_SUITES_ONLY);
+      // OpenSSL's hello also offers TLS 1.2 suites.
+      expect(sniffer.offers[1]?.length).toBeGreaterThan(TLS13_SUITES_ONLY.length);
+      expect(agent.connections).toBe(2);
+    } finally {
+      builtin.close();
+      openssl.close();
+      await sniffer.close();
+      await agent.close();
+    }
+  });
+
+  it("falls back to Node's TLS for an agent that only speaks TLS 1.2, and stays there", async () => {
+    const server = https.createServer({
+      cert: agentA.cert,
+      key: agentA.key,
+      ca: pki.caCert,
+      requestCert: true,
+      rejectUnauthorized: true,
+      maxVersion: 'TLSv1.2',
+    });
+    const refused: string[] = [];
+    server.on('tlsClientError', (e: Error) => refused.push(e.message));
+    const agent = await serve(server, 'secureConnection', echo);
+    const sniffer = await helloSniffer(agent.port);
+    const c = client(sniffer.port);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await c.get(`/q${i}`);
+        expect(r).toMatchObject({ kind: 'response', status: 200, results: { path: `/q${i}` } });
+      }
+      // One refused builtin hello, then one kept-alive OpenSSL connection for all three requests.
+      expect(sniffer.offers.map((o) => o.length > TLS13_SUITES_ONLY.length)).toEqual([false, true]);
+      expect(refused).toHaveLength(1);
+      expect(agent.connections).toBe(1);
+    } finally {
+      c.close();
+      await sniffer.close();
+      await agent.close();
+    }
+  });
+});
+
+describe.each(['builtin', 'openssl'] as const)('AgentClient over mTLS (%s TLS)', (engine) => {
+  let saved: ClientTls;
+  beforeAll(() => {
+    saved = clientTls;
+    clientTls = { ...saved, engine };
+  });
+  afterAll(() => {
+    clientTls = saved;
+  });
+
   it('keeps one connection alive across sequential requests (one handshake)', async () => {
     const agent = await httpsAgent(agentA);
     const c = client(agent.port);

@@ -4,15 +4,22 @@
  * a hanging, slow or flooding agent costs one bounded request and never the loop.
  *
  * Design, for a verifier that keeps thousands of agents connected:
- * - One `tls.SecureContext` per `ClientTls` object (the verifier's client cert and the configured
- *   CAs), shared by every agent. The `https.Agent` per agent this replaced built a context (and its
- *   certificate store) per connection: ~100 vs ~55 KiB RSS per idle connection, twice the connect
- *   CPU and three times the CPU per request (`tools/bench agent-client`).
+ * - TLS is @keylime/crypto's sans-I/O TLS 1.3 client on a plain socket (`engine: 'builtin'`, the
+ *   default): once the handshake is done it keeps two traffic keys per connection, where Node's TLS
+ *   keeps ≈ 50 KiB of OpenSSL and NodeBIO buffers per idle connection (`tools/bench tls-memory`).
+ *   An agent that answers with TLS 1.2, or whose certificate is not the pinned one while CAs are
+ *   configured (a chain only OpenSSL validates here), moves to Node's TLS for the client's lifetime.
+ *   `engine: 'openssl'` (`[verifier] agent_tls_engine`) uses Node's TLS for every agent.
+ * - Node's TLS runs on one `tls.SecureContext` per `ClientTls` object (the verifier's client cert
+ *   and the configured CAs), shared by every agent. The `https.Agent` per agent this replaced built
+ *   a context (and its certificate store) per connection: ~100 vs ~55 KiB RSS per idle connection,
+ *   twice the connect CPU and three times the CPU per request (`tools/bench agent-client`).
  * - Upstream loads the agent's self-signed `mtls_cert` as an extra trust anchor of a per-agent
- *   context. Here the handshake runs with `rejectUnauthorized: false` and the client decides on
- *   `secureConnect`: accept iff the peer certificate is byte-for-byte the enrolled `mtls_cert` and
- *   inside its validity period (what OpenSSL checks for a self-signed anchor), or it chains to a
- *   configured CA. No hostname check, as upstream. Nothing is written before that decision.
+ *   context. Here the client decides itself, before writing anything: accept iff the peer
+ *   certificate is byte-for-byte the enrolled `mtls_cert` (compared by SHA-256, the digest being
+ *   all that is kept per agent) and inside its validity period (what OpenSSL checks for a
+ *   self-signed anchor), or (Node's TLS) it chains to a configured CA. No hostname check, as
+ *   upstream. The builtin client then checks the agent's CertificateVerify and Finished.
  * - One kept-alive raw socket per agent with a hand-written HTTP/1.1 exchange: one request at a
  *   time; a request arriving while another is in flight (a revocation POST during a quote) gets its
  *   own short-lived connection instead of queueing behind it. A request that finds the reused
@@ -27,9 +34,13 @@
  * real status. After close() in-flight requests answer 599 and a later request opens a new
  * connection (as `https.Agent.destroy()` did).
  */
+import { createHash, createPrivateKey } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { errorMessage, unpooledBuffer } from '@keylime/core';
+import { errorMessage } from '@keylime/core';
+import { parseCertificates, Tls13Client, TlsError } from '@keylime/crypto';
+import type { ServerCheck } from '@keylime/crypto';
 
 /** The verifier's client identity for calls to agents. */
 export interface ClientTls {
@@ -39,6 +50,12 @@ export interface ClientTls {
   /** Trusted server CAs (PEM); empty with verifyPeer false = `trusted_server_ca = all`. */
   readonly cas: readonly string[];
   readonly verifyPeer: boolean;
+  /**
+   * Which TLS speaks to agents: `builtin` (default) is @keylime/crypto's TLS 1.3 client, which keeps
+   * ≈ 50 KiB less per idle connection than `openssl` (Node's TLS). A builtin connection falls back to
+   * Node's TLS for an agent that only speaks TLS 1.2 or whose certificate needs a CA chain checked.
+   */
+  readonly engine?: 'builtin' | 'openssl';
 }
 
 export interface AgentEndpoint {
@@ -101,6 +118,33 @@ function secureContextFor(t: ClientTls): tls.SecureContext {
   return ctx;
 }
 
+/** The client identity as the builtin TLS client needs it: DER chain and key object. */
+interface Tls13Identity {
+  readonly chain: readonly Buffer[];
+  readonly key: KeyObject;
+}
+
+const identities = new WeakMap<ClientTls, Tls13Identity>();
+
+function tls13IdentityFor(t: ClientTls): Tls13Identity {
+  let id = identities.get(t);
+  if (id === undefined) {
+    id = {
+      chain: parseCertificates(t.cert).map((c) => c.raw),
+      key: createPrivateKey({
+        key: t.key,
+        ...(t.passphrase ? { passphrase: t.passphrase } : {}),
+      }),
+    };
+    identities.set(t, id);
+  }
+  return id;
+}
+
+const TRUSTED: ServerCheck = { ok: true };
+const UNTRUSTED_AGENT =
+  'agent certificate does not match the enrolled mtls_cert and is not signed by a trusted CA';
+
 const noIdentityCheck = (): undefined => undefined;
 
 function hostFor(ip: string): string {
@@ -109,13 +153,19 @@ function hostFor(ip: string): string {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
 
-/** DER of the enrolled certificate; null when it is not a PEM certificate (then only a CA vouches). */
-function pinnedDer(pem: string): Buffer | null {
+/**
+ * SHA-256 of the enrolled certificate's DER, kept per agent instead of the DER (32 bytes, not ≈ 0.5–1
+ * KiB); null when it is not a PEM certificate (then only a CA vouches).
+ */
+function pinnedDigest(pem: string): Buffer | null {
   // A regex and base64 decode: new X509Certificate() costs ~0.1 ms per agent on Node 20.
   const b64 = PEM_CERTIFICATE.exec(pem)?.[1];
   const der = b64 === undefined ? undefined : Buffer.from(b64, 'base64');
-  // Kept for the agent's lifetime: its own allocation, not a slice holding a pool slab alive.
-  return der !== undefined && der.length > 0 ? unpooledBuffer(der) : null;
+  return der !== undefined && der.length > 0 ? certificateDigest(der) : null;
+}
+
+function certificateDigest(der: Buffer): Buffer {
+  return createHash('sha256').update(der).digest();
 }
 
 /** One agent's HTTP(S) client: a kept-alive connection plus short-lived ones for overlaps. */
@@ -180,6 +230,8 @@ class Pool {
   private active: Set<Exchange> | undefined = undefined;
   private pin: Buffer | null | undefined = undefined;
   private readonly host: string;
+  /** Connections use the builtin TLS 1.3 client (until the agent needs Node's TLS). */
+  builtinTls: boolean;
 
   constructor(
     readonly endpoint: AgentEndpoint,
@@ -188,6 +240,7 @@ class Pool {
   ) {
     const ip = endpoint.ip;
     this.host = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
+    this.builtinTls = tls !== undefined && tls.engine !== 'openssl';
   }
 
   run(payload: string): Promise<AgentResponse> {
@@ -218,7 +271,17 @@ class Pool {
   open(): Conn {
     const port = this.endpoint.port;
     if (this.tls === undefined)
-      return new Conn(this, net.connect({ host: this.host, port }), false);
+      return new Conn(this, net.connect({ host: this.host, port }), 'plain');
+    if (this.builtinTls) {
+      const identity = tls13IdentityFor(this.tls);
+      const engine = new Tls13Client({
+        certificateChain: identity.chain,
+        privateKey: identity.key,
+        ...(net.isIP(this.host) === 0 ? { serverName: this.host } : {}),
+        checkServer: (chain, leaf) => this.checkServer(chain, leaf),
+      });
+      return new Conn(this, net.connect({ host: this.host, port }), engine);
+    }
     const socket = tls.connect({
       host: this.host,
       port,
@@ -227,17 +290,40 @@ class Pool {
       checkServerIdentity: noIdentityCheck,
       ...(net.isIP(this.host) === 0 ? { servername: this.host } : {}),
     });
-    return new Conn(this, socket, true);
+    return new Conn(this, socket, 'openssl');
+  }
+
+  /** Trust decision of the builtin client on the agent's chain (the same rule as `trusts`). */
+  private checkServer(chain: readonly Buffer[], leafCert: X509Certificate): ServerCheck {
+    if (this.tls?.verifyPeer !== true) return TRUSTED;
+    this.pin ??= pinnedDigest(this.endpoint.mtlsCert ?? '');
+    const leaf = chain[0];
+    if (this.pin !== null && leaf !== undefined && certificateDigest(leaf).equals(this.pin)) {
+      // A pinned certificate still has to be current, as OpenSSL requires of a trust anchor.
+      const now = Date.now();
+      return now >= Date.parse(leafCert.validFrom) && now <= Date.parse(leafCert.validTo)
+        ? TRUSTED
+        : { ok: false, reason: 'the enrolled mtls_cert is outside its validity period' };
+    }
+    // Chains to a configured CA are OpenSSL's to validate: that agent moves to Node's TLS.
+    if (this.tls.cas.length > 0) {
+      return {
+        ok: false,
+        reason: 'agent certificate is not the enrolled mtls_cert',
+        fallback: true,
+      };
+    }
+    return { ok: false, reason: UNTRUSTED_AGENT };
   }
 
   /** Trust decision for a finished handshake (see the module comment). */
   trusts(socket: tls.TLSSocket): boolean {
     if (this.tls?.verifyPeer !== true || socket.authorized) return true;
-    this.pin ??= pinnedDer(this.endpoint.mtlsCert ?? '');
+    this.pin ??= pinnedDigest(this.endpoint.mtlsCert ?? '');
     if (this.pin === null) return false;
     // The legacy accessor: getPeerX509Certificate() is ~10x dearer and, on Node 20, one-shot.
     const peer: Partial<tls.PeerCertificate> = socket.getPeerCertificate(false);
-    if (peer.raw === undefined || !peer.raw.equals(this.pin)) return false;
+    if (peer.raw === undefined || !certificateDigest(peer.raw).equals(this.pin)) return false;
     // A pinned certificate still has to be current, as OpenSSL requires of a trust anchor.
     const now = Date.now();
     return now >= Date.parse(peer.valid_from ?? '') && now <= Date.parse(peer.valid_to ?? '');
@@ -246,6 +332,8 @@ class Pool {
   /** A settled exchange hands its connection back: kept for the next request or destroyed. */
   done(ex: Exchange, conn: Conn | undefined, reusable: boolean): void {
     this.active?.delete(ex);
+    // Most agents never overlap requests: do not keep an empty Set per agent between quotes.
+    if (this.active?.size === 0) this.active = undefined;
     if (ex.primary) this.busy = false;
     if (conn === undefined) return;
     if (reusable && ex.primary && !conn.socket.destroyed) {
@@ -273,18 +361,25 @@ class Conn {
   ready = false;
   /** Has completed a response, so a failure before the next response may be a stale close. */
   served = false;
+  /** The builtin TLS client of this connection; absent for plain HTTP and Node's TLS. */
+  private readonly tls13: Tls13Client | undefined;
 
   constructor(
     private readonly pool: Pool,
     readonly socket: net.Socket,
-    secure: boolean,
+    mode: 'plain' | 'openssl' | Tls13Client,
   ) {
     socket.setNoDelay(true);
-    socket.once(secure ? 'secureConnect' : 'connect', () => this.onReady(secure));
-    socket.on('data', (d: Buffer) => {
-      if (this.ex !== undefined) this.ex.onData(d);
-      else socket.destroy(); // bytes nobody asked for: the connection is unusable
-    });
+    if (mode instanceof Tls13Client) {
+      this.tls13 = mode;
+      socket.once('connect', () => this.startTls13(mode));
+      socket.on('data', (d: Buffer) => this.onRecords(mode, d));
+    } else {
+      socket.once(mode === 'openssl' ? 'secureConnect' : 'connect', () =>
+        this.onReady(mode === 'openssl'),
+      );
+      socket.on('data', (d: Buffer) => this.onData(d));
+    }
     socket.on('end', () => {
       if (this.ex !== undefined) this.ex.onEnd();
       else socket.destroy();
@@ -296,16 +391,69 @@ class Conn {
     });
   }
 
-  private onReady(secure: boolean): void {
-    if (secure && !this.pool.trusts(this.socket as tls.TLSSocket)) {
+  /** Writes one request (encrypted by the builtin client when it runs this connection). */
+  write(payload: string): void {
+    const engine = this.tls13;
+    if (engine === undefined) this.socket.write(payload);
+    else this.socket.write(engine.seal(Buffer.from(payload, 'utf8')));
+  }
+
+  private onData(d: Buffer): void {
+    if (this.ex !== undefined) this.ex.onData(d);
+    else this.socket.destroy(); // bytes nobody asked for: the connection is unusable
+  }
+
+  private startTls13(engine: Tls13Client): void {
+    try {
+      this.socket.write(engine.start());
+    } catch (e) {
+      this.tlsFailed(engine, e);
+    }
+  }
+
+  /** Bytes from the agent through the builtin client; tickets and key updates arrive even idle. */
+  private onRecords(engine: Tls13Client, d: Buffer): void {
+    let events;
+    try {
+      events = engine.receive(d);
+    } catch (e) {
+      this.tlsFailed(engine, e);
+      return;
+    }
+    for (const record of events.send) this.socket.write(record);
+    if (events.established) this.onReady(false);
+    for (const data of events.data) {
+      this.onData(data);
+      if (this.socket.destroyed) return;
+    }
+    if (events.closed) {
+      // close_notify: the agent sends no more; answer with ours and treat it as the end.
+      this.socket.end();
+      if (this.ex !== undefined) this.ex.onEnd();
+      else this.socket.destroy();
+    }
+  }
+
+  private tlsFailed(engine: Tls13Client, e: unknown): void {
+    const alert = engine.alertFor(e);
+    if (alert !== undefined && this.socket.writable) this.socket.write(alert);
+    const ex = this.ex;
+    this.socket.destroy();
+    if (ex === undefined) return;
+    if (e instanceof TlsError && e.fallback && this.pool.builtinTls) {
+      // The agent needs what only Node's TLS does (TLS 1.2, a CA chain): use it from now on.
+      this.pool.builtinTls = false;
+      ex.reconnect(this);
+      return;
+    }
+    ex.finish(unreachable(`TLS handshake with the agent failed: ${errorMessage(e)}`), false);
+  }
+
+  private onReady(openssl: boolean): void {
+    if (openssl && !this.pool.trusts(this.socket as tls.TLSSocket)) {
       const ex = this.ex;
       this.socket.destroy();
-      ex?.finish(
-        unreachable(
-          'agent certificate does not match the enrolled mtls_cert and is not signed by a trusted CA',
-        ),
-        false,
-      );
+      ex?.finish(unreachable(UNTRUSTED_AGENT), false);
       return;
     }
     this.ready = true;
@@ -381,7 +529,16 @@ class Exchange {
 
   send(): void {
     this.phase = 'head';
-    this.conn?.socket.write(this.payload);
+    this.conn?.write(this.payload);
+  }
+
+  /** The connection cannot serve this agent's TLS (see Conn.tlsFailed): start over on a new one. */
+  reconnect(from: Conn): void {
+    if (this.settled || this.conn !== from) return;
+    this.conn = undefined;
+    from.ex = undefined;
+    this.phase = 'connect';
+    this.connect();
   }
 
   /** Settles once: clears the deadline, detaches from the socket and hands it back. */

@@ -26,6 +26,7 @@ export function loadClientTls(config: VerifierConfig): ClientTls | undefined {
     ...(config.clientKeyPassword ? { passphrase: config.clientKeyPassword } : {}),
     cas: config.trustedServerCa.files.map((f) => readPemFile(f, 'trusted_server_ca')),
     verifyPeer: config.trustedServerCa.verifyPeer,
+    engine: config.agentTlsEngine,
   };
 }
 
