@@ -5,7 +5,7 @@
 import { ImaErrorCode, imaError } from './errors';
 import { isHashAlg } from './hash-alg';
 import type { HashAlg } from './hash-alg';
-import { learnedKeyringsFromJson, learnedKeyringsToJson } from './keys/keyrings';
+import { NO_LEARNED_KEYRINGS, learnedKeyringsFromJson, learnedKeyringsToJson } from './keys/keyrings';
 import type { LearnedKeyrings } from './keys/keyrings';
 
 export interface ImaAttestState {
@@ -23,15 +23,18 @@ export interface ImaAttestState {
   readonly learnedKeyrings: LearnedKeyrings;
 }
 
+/** Shared by every initial state (frozen; states are replaced, never mutated). */
+const NO_PCR10: ImaAttestState['pcr10'] = Object.freeze({});
+
 /** The state of an agent not attested yet, or after any failure: request the full log. */
 export function initialImaState(): ImaAttestState {
   return {
     nextEntry: 0,
-    pcr10: {},
+    pcr10: NO_PCR10,
     bootTime: 0,
     resetCount: undefined,
     quoteProgress: undefined,
-    learnedKeyrings: new Map(),
+    learnedKeyrings: NO_LEARNED_KEYRINGS,
   };
 }
 

@@ -8,7 +8,7 @@ import { initialImaState } from '../state';
 import { KEYRING_ENTRY, KEYRING_JSON, MEASUREMENTS, SIGNATURES, runtimePolicyTest } from '../testing/upstream-vectors';
 import { verifyEcdsaPrehashed, ecCurve } from './ecdsa';
 import { ImaKeyring, loadImaPublicKey, parseImaKeyring } from './keyring';
-import { learnedKeyringsFromJson, learnedKeyringsToJson } from './keyrings';
+import { NO_LEARNED_KEYRINGS, learnKey, learnedKeyringsFromJson, learnedKeyringsToJson } from './keyrings';
 import { verifyImaSignature } from './signature';
 
 const KEYS = join(__dirname, '..', '..', 'test-data', 'ima_keys');
@@ -56,6 +56,24 @@ describe('IMA keys', () => {
     expect(() => parseImaKeyring('{"pubkeys": []}')).toThrow(/keyids/);
     expect(() => parseImaKeyring('{"pubkeys": ["AAAA"], "keyids": []}', { strict: true })).toThrow(/pubkeys\[0\]/);
     expect(parseImaKeyring('')).toBeUndefined();
+  });
+
+  it('shares one frozen empty learned-keyrings map; learning a key copies it', () => {
+    // The verifier keeps an IMA state per agent: no Map per agent that never learned a key.
+    expect(initialImaState().learnedKeyrings).toBe(initialImaState().learnedKeyrings);
+    expect(initialImaState().learnedKeyrings).toBe(NO_LEARNED_KEYRINGS);
+    expect(initialImaState().pcr10).toBe(initialImaState().pcr10);
+    expect(Object.isFrozen(initialImaState().pcr10)).toBe(true);
+    for (const text of ['', 'null', '{}', '"{}"', '[]', '{"x": 1}']) expect(learnedKeyringsFromJson(text)).toBe(NO_LEARNED_KEYRINGS);
+    const asMap = NO_LEARNED_KEYRINGS as Map<string, ImaKeyring>;
+    expect(() => asMap.set('.ima', ring('rsa2048pub.pem'))).toThrow(TypeError);
+    expect(() => asMap.delete('.ima')).toThrow(TypeError);
+    expect(() => asMap.clear()).toThrow(TypeError);
+    const learned = learnKey(NO_LEARNED_KEYRINGS, '.ima', key('rsa2048pub.pem'));
+    expect(learned).not.toBe(NO_LEARNED_KEYRINGS);
+    expect(learned.get('.ima')?.size).toBe(1);
+    expect(NO_LEARNED_KEYRINGS.size).toBe(0);
+    expect(learnedKeyringsToJson(NO_LEARNED_KEYRINGS)).toBe('{}');
   });
 
   it('round-trips learned keyrings', () => {
@@ -143,6 +161,7 @@ describe('signatures and keyrings in evaluation (upstream test_ima_verification.
     const r = evaluateImaList(initialImaState(), { measurementList: KEYRING_ENTRY, startEntry: 0, bank: 'sha1', policy });
     expect(ids(r)).toEqual([]);
     expect(r.value.state.learnedKeyrings.get('.ima')?.size).toBe(1);
+    expect(NO_LEARNED_KEYRINGS.size).toBe(0);
     const noKey = compileRuntimePolicy({ ...runtimePolicyTest(), keyrings: {} });
     expect(ids(evaluateImaList(initialImaState(), { measurementList: KEYRING_ENTRY, startEntry: 0, bank: 'sha1', policy: noKey }))).toEqual([
       'ima.validation.ima-ng.not_in_allowlist',
