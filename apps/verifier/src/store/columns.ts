@@ -19,10 +19,25 @@ export function readJsonColumn(text: string | null, fallback: unknown): unknown 
   }
 }
 
-/** A list-of-strings column (`accept_tpm_*_algs`). */
-export function readStringList(text: string | null): string[] {
+const EMPTY_LIST: readonly string[] = Object.freeze([]);
+
+/** Parsed lists by column text: agents enrolled alike share one frozen list (bounded, never evicted). */
+const stringLists = new Map<string, readonly string[]>();
+const MAX_CACHED_LISTS = 256;
+
+/**
+ * A list-of-strings column (`accept_tpm_*_algs`), frozen: the same text yields the same list
+ * object, so the verifier does not keep three arrays per agent.
+ */
+export function readStringList(text: string | null): readonly string[] {
+  if (text === null || text === '') return EMPTY_LIST;
+  const cached = stringLists.get(text);
+  if (cached !== undefined) return cached;
   const v = readJsonColumn(text, []);
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  const list = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  const frozen = list.length === 0 ? EMPTY_LIST : Object.freeze(list);
+  if (stringLists.size < MAX_CACHED_LISTS) stringLists.set(text, frozen);
+  return frozen;
 }
 
 /** `tpm_policy`: the policy text whether stored double-encoded (upstream) or as the object text. */
