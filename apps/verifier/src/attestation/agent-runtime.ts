@@ -4,13 +4,7 @@
  * state, retry counters. Built once from the `verifiermain` row at enrolment, reactivation or start.
  */
 import { unpooledBuffer } from '@keylime/core';
-import {
-  deserializeImaState,
-  initialImaState,
-  isHashAlg,
-  learnedKeyringsFromJson,
-  parseImaKeyring,
-} from '@keylime/ima';
+import { deserializeImaState, initialImaState, isHashAlg, parseImaKeyring } from '@keylime/ima';
 import type { ImaAttestState, ImaKeyring } from '@keylime/ima';
 import type { OperationalState } from '@keylime/protocol';
 import { INITIAL_CLOCK_INFO, prepareQuoteKey } from '@keylime/tpm';
@@ -18,7 +12,7 @@ import type { QuoteVerificationKey, TpmsClockInfo } from '@keylime/tpm';
 import { readJsonColumn, readPolicyText, readStringList } from '../store/columns';
 import type { AgentRow } from '../store/schema';
 import type { AgentClient } from './agent-client';
-import { parseTpmPolicy } from './tpm-policy';
+import { sharedTpmPolicy } from './tpm-policy';
 import type { TpmPolicy } from './tpm-policy';
 
 export interface AgentRuntime {
@@ -93,14 +87,14 @@ function readImaState(row: AgentRow): ImaAttestState {
     );
   } catch {
     // Unusable saved state: ask for the whole log again.
-    return { ...initialImaState(), learnedKeyrings: learnedKeyringsFromJson('{}') };
+    return initialImaState();
   }
 }
 
 /** Builds the runtime; throws (a fault) when the stored enrolment is unusable. */
 export function runtimeFromRow(row: AgentRow, defaultVersion: string): AgentRuntime {
-  const tpmPolicyText = readPolicyText(row.tpmPolicy);
-  const tpmPolicy = parseTpmPolicy(tpmPolicyText);
+  // Shared by agents enrolled with the same text: the text, the parsed policy, the algorithm lists.
+  const tpmPolicy = sharedTpmPolicy(readPolicyText(row.tpmPolicy));
   if (!tpmPolicy.ok) throw new Error(tpmPolicy.error);
   if (row.ip === null || row.port === null) throw new Error('agent has no address (push-mode row)');
   const keys = row.imaSignVerificationKeys ?? '';
@@ -111,7 +105,7 @@ export function runtimeFromRow(row: AgentRow, defaultVersion: string): AgentRunt
     mtlsCert: row.mtlsCert,
     apiVersion: row.supportedVersion ?? defaultVersion,
     v: row.v ? unpooledBuffer(Buffer.from(row.v, 'base64')) : null,
-    tpmPolicyText,
+    tpmPolicyText: tpmPolicy.text,
     tpmPolicy: tpmPolicy.policy,
     metaData: row.metaData ?? '{}',
     revocationKey: row.revocationKey ?? '',

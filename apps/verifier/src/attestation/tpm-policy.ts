@@ -16,7 +16,12 @@ export type TpmPolicyResult = { ok: true; policy: TpmPolicy } | { ok: false; err
 
 const HEX_RE = /^(?:0x)?[0-9a-fA-F]{1,6}$/;
 
-/** Parses the policy text; errors are reported as values (it is client input). */
+/** The `pcrs` of every policy without static PCR values (most: upstream's tenant sends only a mask). */
+const NO_PCRS: ReadonlyMap<number, readonly string[]> = Object.freeze(
+  new Map<number, readonly string[]>(),
+);
+
+/** Parses the policy text (frozen, `pcrs` read-only); errors are reported as values (it is client input). */
 export function parseTpmPolicy(text: string): TpmPolicyResult {
   let json: unknown;
   try {
@@ -27,7 +32,7 @@ export function parseTpmPolicy(text: string): TpmPolicyResult {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, error: 'tpm_policy must be a JSON object' };
   }
-  const pcrs = new Map<number, string[]>();
+  const pcrs = new Map<number, readonly string[]>();
   let mask: string | undefined;
   for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
     if (key === 'mask') {
@@ -47,10 +52,7 @@ export function parseTpmPolicy(text: string): TpmPolicyResult {
     ) {
       return { ok: false, error: `tpm_policy PCR ${key} must list hex values` };
     }
-    pcrs.set(
-      Number(key),
-      (list as string[]).map((v) => v.toLowerCase()),
-    );
+    pcrs.set(Number(key), Object.freeze((list as string[]).map((v) => v.toLowerCase())));
   }
   let maskBits = 0;
   if (mask === undefined) {
@@ -60,7 +62,33 @@ export function parseTpmPolicy(text: string): TpmPolicyResult {
   } else {
     maskBits = parseInt(mask.replace(/^0x/i, ''), 16);
   }
-  return { ok: true, policy: { mask, maskBits: maskBits >>> 0, pcrs } };
+  return {
+    ok: true,
+    policy: Object.freeze({
+      mask,
+      maskBits: maskBits >>> 0,
+      pcrs: pcrs.size === 0 ? NO_PCRS : pcrs,
+    }),
+  };
+}
+
+/** Parsed policies by text: agents enrolled alike share one (bounded, never evicted). */
+const policies = new Map<string, { readonly text: string; readonly policy: TpmPolicy }>();
+const MAX_CACHED_POLICIES = 256;
+
+/**
+ * parseTpmPolicy for the attestation loop, which keeps a policy per agent: the same text yields
+ * the same (frozen) policy object, and `text` is the one string kept for that text.
+ */
+export function sharedTpmPolicy(
+  text: string,
+): { ok: true; policy: TpmPolicy; text: string } | { ok: false; error: string } {
+  const cached = policies.get(text);
+  if (cached !== undefined) return { ok: true, policy: cached.policy, text: cached.text };
+  const parsed = parseTpmPolicy(text);
+  if (!parsed.ok) return parsed;
+  if (policies.size < MAX_CACHED_POLICIES) policies.set(text, { text, policy: parsed.policy });
+  return { ok: true, policy: parsed.policy, text };
 }
 
 /** PCR numbers set in a bitmap. */
