@@ -130,6 +130,9 @@ describe('attestation loop against simulated agents', () => {
     expect(s['last_event_id']).toBeNull();
     expect(agent.vkeys).toHaveLength(1);
     expect(agent.vkeys[0]?.equals(Buffer.alloc(32, 7))).toBe(true);
+    // V delivered: its encryption is not kept in memory.
+    expect(engineOf(v).runtime('good-ecc')?.provideV).toBe(false);
+    expect(engineOf(v).runtime('good-ecc')?.encryptedV).toBeUndefined();
   });
 
   it('attests an RSA AK agent', async () => {
@@ -259,6 +262,40 @@ describe('attestation loop against simulated agents', () => {
     expect(agent.quotesServed).toBeLessThanOrEqual(served0 + 1);
   });
 
+  it('a new payload key: V is encrypted again under it and delivered, then dropped from memory', async () => {
+    const agent = await enrol('rekey');
+    const rt = await waitFor(() => {
+      const r = engineOf(v).runtime('rekey');
+      return r !== undefined && agent.vkeys.length === 1 && r.state === 3 ? r : undefined;
+    });
+    expect(rt.encryptedV).toBeUndefined();
+    const other = await createFleetIdentity('rekeyed');
+    // Between two steps: the agent's next quote carries the new key (and PCR 16 binds it).
+    await waitFor(
+      () => {
+        if (rt.inFlight) return undefined;
+        Object.assign(agent, {
+          identity: {
+            ...agent.identity,
+            nkPrivate: other.nkPrivate,
+            nkPublicPem: other.nkPublicPem,
+          },
+        });
+        rt.wantPubkey = true; // as after a retry: ask for the key with the next quote
+        return true;
+      },
+      5000,
+      5,
+    );
+    // The simulated agent decrypts with its new key: an old ciphertext would fail there.
+    await waitFor(() => (agent.vkeys.length >= 2 ? true : undefined));
+    expect(agent.vkeys[1]?.equals(Buffer.alloc(32, 7))).toBe(true);
+    await waitFor(() => (rt.state === 3 && !rt.provideV ? true : undefined));
+    expect(rt.publicKey).toBe(other.nkPublicPem);
+    expect(rt.encryptedV).toBeUndefined();
+    expect((await status('rekey'))['operational_state']).toBe(3);
+  });
+
   it('a restarted verifier resumes every active agent from the database', async () => {
     const before = (await status('good-ecc'))['attestation_count'] as number;
     await v.stop();
@@ -268,6 +305,9 @@ describe('attestation loop against simulated agents', () => {
       return (st['attestation_count'] as number) >= before + 2 ? st : undefined;
     });
     expect(s['operational_state']).toBe(3);
+    // V went out again to the resumed agent, and its encryption was dropped after delivery.
+    expect(engineOf(v).runtime('good-ecc')?.provideV).toBe(false);
+    expect(engineOf(v).runtime('good-ecc')?.encryptedV).toBeUndefined();
     // Failed agents stay failed.
     expect((await status('tamper'))['operational_state']).toBe(9);
     expect((await status('hostile-hang'))['operational_state']).toBe(7);

@@ -43,6 +43,7 @@ export interface AgentRuntime {
   /** V still to be delivered (after enrolment, reactivation, restart, or a new payload key). */
   provideV: boolean;
   publicKey: string | undefined;
+  /** V encrypted under `publicKey`, kept while V is pending (retries resend it), dropped once delivered. */
   encryptedV: string | undefined;
   imaState: ImaAttestState;
   clockInfo: TpmsClockInfo;

@@ -418,6 +418,8 @@ export class AttestationEngine implements AttestationControl {
     }
     rt.numRetries = 0;
     rt.provideV = false;
+    // Delivered: V goes out again only for a new payload key (re-encrypted then) or a new runtime.
+    rt.encryptedV = undefined;
     rt.state = OperationalState.GetQuote;
     this.deps.store.queueUpdate(rt.agentId, { operationalState: rt.state });
     this.next(rt, this.deps.settings.quoteIntervalMs);
