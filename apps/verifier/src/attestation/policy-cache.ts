@@ -20,6 +20,9 @@ function readFailed(e: unknown): never {
   throw new PolicyReadError(`reading a policy from the database failed: ${errorMessage(e)}`);
 }
 
+/** The one settled "no policy" promise: agents without a policy share it instead of one each. */
+const NONE: Promise<undefined> = Promise.resolve(undefined);
+
 export class PolicyCache {
   private readonly runtime = new Map<number, Promise<CompiledRuntimePolicy | undefined>>();
   private readonly refstates = new Map<number, Promise<unknown>>();
@@ -28,7 +31,7 @@ export class PolicyCache {
 
   /** The compiled runtime policy of an `allowlists` row (undefined: none / NULL text). */
   runtimePolicy(id: number | null): Promise<CompiledRuntimePolicy | undefined> {
-    if (id === null) return Promise.resolve(undefined);
+    if (id === null) return NONE;
     let p = this.runtime.get(id);
     if (!p) {
       p = this.store
@@ -40,15 +43,21 @@ export class PolicyCache {
           const plain = isDsseEnvelope(text) ? dssePayloadText(text) : text;
           return compileRuntimePolicy(JSON.parse(plain) as unknown);
         });
-      this.runtime.set(id, p);
-      p.catch(() => this.runtime.delete(id));
+      const read = p;
+      this.runtime.set(id, read);
+      read.then(
+        (v) => {
+          if (v === undefined && this.runtime.get(id) === read) this.runtime.set(id, NONE);
+        },
+        () => this.runtime.delete(id),
+      );
     }
     return p;
   }
 
   /** The parsed refstate of an `mbpolicies` row; undefined when NULL, empty or `{}` (§5.4: disabled). */
   mbRefstate(id: number | null): Promise<unknown> {
-    if (id === null) return Promise.resolve(undefined);
+    if (id === null) return NONE;
     let p = this.refstates.get(id);
     if (!p) {
       p = this.store
@@ -62,8 +71,15 @@ export class PolicyCache {
             return undefined;
           return v;
         });
-      this.refstates.set(id, p);
-      p.catch(() => this.refstates.delete(id));
+      const read = p;
+      this.refstates.set(id, read);
+      // upstream makes an mbpolicies row per agent, mostly empty: keep the shared promise for those.
+      read.then(
+        (v) => {
+          if (v === undefined && this.refstates.get(id) === read) this.refstates.set(id, NONE);
+        },
+        () => this.refstates.delete(id),
+      );
     }
     return p;
   }
