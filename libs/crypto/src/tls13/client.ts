@@ -45,6 +45,7 @@ import {
 } from './key-schedule';
 import type { CipherSuite } from './key-schedule';
 import {
+  AEAD_TAG_BYTES,
   ContentType,
   MAX_CIPHERTEXT,
   MAX_PLAINTEXT,
@@ -197,6 +198,12 @@ const HRR_RANDOM = Buffer.from(
   'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c',
   'hex',
 );
+
+/** Last 8 bytes of ServerHello.random when a 1.3-capable server negotiates 1.2 or below. */
+const DOWNGRADE_SENTINELS = [
+  Buffer.from('444f574e47524401', 'hex'),
+  Buffer.from('444f574e47524400', 'hex'),
+];
 
 const Group = { X25519: 0x001d, Secp256r1: 0x0017, Secp384r1: 0x0018 } as const;
 const GROUPS: readonly number[] = [Group.X25519, Group.Secp256r1, Group.Secp384r1];
@@ -518,16 +525,15 @@ export class Tls13Client {
     try {
       while (buf.length - off >= 5) {
         const type = buf[off] ?? 0;
-        if (
-          type < ContentType.ChangeCipherSpec ||
-          type > ContentType.ApplicationData ||
-          buf[off + 1] !== 3
-        ) {
+        if (buf[off + 1] !== 3) {
           throw decodeError(
             this.state === 'wait-server-hello'
               ? 'the peer did not answer with TLS (is it serving plain HTTP?)'
               : 'not a TLS record',
           );
+        }
+        if (type < ContentType.ChangeCipherSpec || type > ContentType.ApplicationData) {
+          throw unexpected(`record of content type ${type}`);
         }
         const length = buf.readUInt16BE(off + 3);
         if (length > MAX_CIPHERTEXT) {
@@ -611,6 +617,7 @@ export class Tls13Client {
   }
 
   private onRecord(type: number, header: Buffer, body: Buffer, events: TlsEvents): void {
+    if (type !== ContentType.ApplicationData) this.checkNotInterleaved(type);
     if (type === ContentType.ChangeCipherSpec) {
       // Middlebox compatibility (§5): one byte 0x01, dropped, only while the handshake runs.
       if (this.state === 'connected' || body.length !== 1 || body[0] !== 1) {
@@ -630,6 +637,10 @@ export class Tls13Client {
     }
     if (type !== ContentType.ApplicationData)
       throw unexpected('unprotected record after ServerHello');
+    // TLSInnerPlaintext, padding included, is at most 2^14 + 1 bytes (§5.4).
+    if (body.length - AEAD_TAG_BYTES > MAX_PLAINTEXT + 1) {
+      throw new TlsError('record plaintext too long', TlsAlert.RecordOverflow);
+    }
     let inner: { type: number; content: Buffer };
     try {
       inner = read.open(header, body);
@@ -637,9 +648,7 @@ export class Tls13Client {
       if (e instanceof RecordAuthError) throw new TlsError(e.message, TlsAlert.BadRecordMac);
       throw e;
     }
-    if (inner.content.length > MAX_PLAINTEXT) {
-      throw new TlsError('record plaintext too long', TlsAlert.RecordOverflow);
-    }
+    this.checkNotInterleaved(inner.type);
     if (inner.type === ContentType.ApplicationData) {
       if (this.state !== 'connected')
         throw unexpected('application data before the handshake completed');
@@ -650,6 +659,13 @@ export class Tls13Client {
       throw unexpected(`record of content type ${inner.type}`);
     }
     this.onContent(inner.type, inner.content, events);
+  }
+
+  /** Other records must not split a handshake message (§5.1). */
+  private checkNotInterleaved(type: number): void {
+    if (type !== ContentType.Handshake && this.partialHandshake !== undefined) {
+      throw unexpected('record interleaved with a fragmented handshake message');
+    }
   }
 
   private onContent(type: number, content: Buffer, events: TlsEvents): void {
@@ -813,6 +829,10 @@ export class Tls13Client {
       c.left > 0 ? parseExtensions(c.vec16(), 'ServerHello') : new Map<number, Buffer>();
     c.end();
     const version = extensions.get(Ext.SupportedVersions);
+    if (version === undefined && DOWNGRADE_SENTINELS.some((d) => random.subarray(24).equals(d))) {
+      // A TLS 1.3 server marks a downgrade it was forced into (§4.1.3): an attack, never a fallback.
+      throw illegal('the ServerHello carries the TLS 1.3 downgrade sentinel');
+    }
     if (version === undefined) {
       throw new TlsError(
         `the peer chose TLS ${legacyVersion === 0x0303 ? '1.2' : 'before 1.2'}, not TLS 1.3`,

@@ -16,7 +16,9 @@ export const ContentType = {
 export const MAX_PLAINTEXT = 1 << 14;
 /** Largest TLSCiphertext.encrypted_record (§5.2). */
 export const MAX_CIPHERTEXT = MAX_PLAINTEXT + 256;
-const TAG_BYTES = 16;
+/** AEAD tag length of every TLS 1.3 suite. */
+export const AEAD_TAG_BYTES = 16;
+const TAG_BYTES = AEAD_TAG_BYTES;
 
 const AEAD_OPTIONS = { authTagLength: TAG_BYTES };
 
