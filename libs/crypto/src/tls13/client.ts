@@ -41,7 +41,6 @@ import {
   handshakeSecret,
   masterSecret,
   nextTrafficSecret,
-  trafficKey,
 } from './key-schedule';
 import type { CipherSuite } from './key-schedule';
 import {
@@ -457,8 +456,6 @@ export class Tls13Client {
   private suite: CipherSuite | undefined;
   private read: RecordProtection | undefined;
   private write: RecordProtection | undefined;
-  private readSecret: Buffer | undefined;
-  private writeSecret: Buffer | undefined;
   /** Bytes of an incomplete record. */
   private partialRecord: Buffer | undefined;
   /** Bytes of an incomplete handshake message. */
@@ -609,8 +606,6 @@ export class Tls13Client {
   private dropSecrets(): void {
     this.hs = undefined;
     this.read = undefined;
-    this.readSecret = undefined;
-    this.writeSecret = undefined;
     this.partialRecord = undefined;
     this.partialHandshake = undefined;
     this.options = undefined;
@@ -896,8 +891,8 @@ export class Tls13Client {
     hs.handshakeSecret = secret;
     hs.clientSecret = deriveSecret(suite.hash, secret, 'c hs traffic', th);
     hs.serverSecret = deriveSecret(suite.hash, secret, 's hs traffic', th);
-    this.read = new RecordProtection(suite, trafficKey(suite, hs.serverSecret));
-    this.write = new RecordProtection(suite, trafficKey(suite, hs.clientSecret));
+    this.read = new RecordProtection(suite, hs.serverSecret);
+    this.write = new RecordProtection(suite, hs.clientSecret);
     this.state = 'wait-encrypted-extensions';
     return true;
   }
@@ -1117,10 +1112,8 @@ export class Tls13Client {
     );
     events.send.push(protectedRecords(handshakeWrite, ContentType.Handshake, finished));
 
-    this.read = new RecordProtection(suite, trafficKey(suite, serverApp));
-    this.write = new RecordProtection(suite, trafficKey(suite, clientApp));
-    this.readSecret = serverApp;
-    this.writeSecret = clientApp;
+    this.read = new RecordProtection(suite, serverApp);
+    this.write = new RecordProtection(suite, clientApp);
     this.hs = undefined;
     this.options = undefined;
     this.state = 'connected';
@@ -1164,14 +1157,12 @@ export class Tls13Client {
 
   private onKeyUpdate(body: Buffer, events: TlsEvents): void {
     const suite = this.suite;
-    const readSecret = this.readSecret;
-    if (suite === undefined || readSecret === undefined)
+    const read = this.read;
+    if (suite === undefined || read === undefined)
       throw new TlsError('no traffic keys', TlsAlert.InternalError);
     if (body.length !== 1 || (body[0] !== 0 && body[0] !== 1))
       throw illegal('KeyUpdate request is not 0 or 1');
-    const next = nextTrafficSecret(suite.hash, readSecret);
-    this.readSecret = next;
-    this.read = new RecordProtection(suite, trafficKey(suite, next));
+    this.read = new RecordProtection(suite, nextTrafficSecret(suite.hash, read.secret));
     if (body[0] === 1) events.send.push(this.updateWriteKey(false));
   }
 
@@ -1179,17 +1170,14 @@ export class Tls13Client {
   private updateWriteKey(requestUpdate: boolean): Buffer {
     const suite = this.suite;
     const write = this.write;
-    const secret = this.writeSecret;
-    if (suite === undefined || write === undefined || secret === undefined) {
+    if (suite === undefined || write === undefined) {
       throw new TlsError('no traffic keys', TlsAlert.InternalError);
     }
     const record = write.seal(
       ContentType.Handshake,
       handshakeMessage(HandshakeType.KeyUpdate, Buffer.of(requestUpdate ? 1 : 0)),
     );
-    const next = nextTrafficSecret(suite.hash, secret);
-    this.writeSecret = next;
-    this.write = new RecordProtection(suite, trafficKey(suite, next));
+    this.write = new RecordProtection(suite, nextTrafficSecret(suite.hash, write.secret));
     return record;
   }
 }

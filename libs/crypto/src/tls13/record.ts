@@ -3,7 +3,8 @@
  * nonce (IV XOR sequence number) and the record header as additional data.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import type { CipherSuite, TrafficKey } from './key-schedule';
+import { trafficKey } from './key-schedule';
+import type { CipherSuite } from './key-schedule';
 
 export const ContentType = {
   ChangeCipherSpec: 20,
@@ -19,6 +20,7 @@ export const MAX_CIPHERTEXT = MAX_PLAINTEXT + 256;
 /** AEAD tag length of every TLS 1.3 suite. */
 export const AEAD_TAG_BYTES = 16;
 const TAG_BYTES = AEAD_TAG_BYTES;
+const IV_BYTES = 12;
 
 const AEAD_OPTIONS = { authTagLength: TAG_BYTES };
 
@@ -42,14 +44,35 @@ export class RecordAuthError extends Error {}
 export class RecordProtection {
   /** Records protected so far under this key (the next record's sequence number). */
   seq = 0;
+  /**
+   * write_key ‖ write_iv ‖ traffic secret in one allocation: a kept-alive connection holds two of
+   * these, and every separate Buffer would cost its own ArrayBuffer and backing store.
+   */
+  private readonly material: Buffer;
 
   constructor(
     private readonly suite: CipherSuite,
-    private readonly traffic: TrafficKey,
-  ) {}
+    secret: Uint8Array,
+  ) {
+    const { key, iv } = trafficKey(suite, secret);
+    this.material = Buffer.allocUnsafeSlow(key.length + iv.length + secret.length);
+    key.copy(this.material, 0);
+    iv.copy(this.material, key.length);
+    this.material.set(secret, key.length + iv.length);
+  }
+
+  /** The traffic secret these keys came from (the input of the next KeyUpdate). */
+  get secret(): Buffer {
+    return this.material.subarray(this.suite.keyBytes + IV_BYTES);
+  }
+
+  private key(): Buffer {
+    return this.material.subarray(0, this.suite.keyBytes);
+  }
 
   private nonce(): Buffer {
-    const nonce = Buffer.from(this.traffic.iv);
+    const at = this.suite.keyBytes;
+    const nonce = Buffer.from(this.material.subarray(at, at + IV_BYTES));
     const seq = this.seq++;
     // 64-bit big-endian sequence number XORed into the IV's last 8 bytes; seq stays below 2^53.
     const hi = Math.floor(seq / 0x1_0000_0000);
@@ -67,7 +90,7 @@ export class RecordProtection {
     record[1] = 3;
     record[2] = 3;
     record.writeUInt16BE(length, 3);
-    const cipher = cipherFor(this.suite, this.traffic.key, this.nonce());
+    const cipher = cipherFor(this.suite, this.key(), this.nonce());
     cipher.setAAD(record.subarray(0, 5));
     // TLSInnerPlaintext (content ‖ type, no padding) is built in place, then encrypted once.
     record.set(content, 5);
@@ -85,7 +108,7 @@ export class RecordProtection {
    */
   open(header: Buffer, body: Buffer): { type: number; content: Buffer } {
     if (body.length < 1 + TAG_BYTES) throw new RecordAuthError('record too short');
-    const decipher = decipherFor(this.suite, this.traffic.key, this.nonce());
+    const decipher = decipherFor(this.suite, this.key(), this.nonce());
     decipher.setAAD(header);
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     const update = decipher.update(body.subarray(0, body.length - TAG_BYTES));
