@@ -118,6 +118,7 @@ export {
   decodeTpmtSignature,
   encodeTpmtSignature,
   ecdsaSignatureToP1363,
+  ecdsaSignatureToDer,
 } from './signature';
 export type { TpmtSignature, TpmtSignatureRsa, TpmtSignatureEcdsa } from './signature';
 

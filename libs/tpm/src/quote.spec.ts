@@ -20,8 +20,9 @@ import {
   verifyQuote,
 } from './quote';
 import type { QuoteVerificationKey } from './quote';
-import { formatQuoteString } from './quote-string';
-import { encodeTpmtSignature } from './signature';
+import { formatQuoteString, parseQuoteString } from './quote-string';
+import { decodeTpmtSignature, encodeTpmtSignature } from './signature';
+import type { TpmtSignatureEcdsa } from './signature';
 
 const cq = upstream.checkquote;
 
@@ -94,15 +95,59 @@ describe('verifyQuote', () => {
 
   it('keeps only what verification needs in a prepared AK, not the parsed public area', () => {
     // The verifier holds one prepared AK per enrolled agent: the TPMT_PUBLIC (≈1 KiB) is dropped.
-    expect(Object.keys(ak).sort()).toEqual(['coordinateSize', 'keyObject', 'type', 'verifyKey']);
+    expect(Object.keys(ak).sort()).toEqual(['coordinateSize', 'keyObject', 'type']);
     expect(ak.type).toBe(TpmAlg.Rsa);
     const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const ecKey = prepareQuoteKey(
       encodeTpm2bPublic(tpmPublicFromKeyObject(ec.publicKey, EK_LOW_TEMPLATE)),
     );
-    expect(Object.keys(ecKey).sort()).toEqual(['coordinateSize', 'keyObject', 'type', 'verifyKey']);
+    expect(Object.keys(ecKey).sort()).toEqual(['coordinateSize', 'keyObject', 'type']);
     expect(ecKey.type).toBe(TpmAlg.Ecc);
     expect(ecKey.coordinateSize).toBe(32);
+  });
+
+  it('verifies ECDSA quotes as DER and fails a quote whose r or s is zero or over-long', () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const key = prepareQuoteKey(
+      encodeTpm2bPublic(
+        tpmPublicFromKeyObject(ec.publicKey, {
+          ...EK_LOW_TEMPLATE,
+          symmetric: { algorithm: TpmAlg.Null },
+          scheme: { scheme: TpmAlg.Ecdsa, hashAlg: TpmAlg.Sha256 },
+        }),
+      ),
+    );
+    // The cached key is the bare KeyObject: no IEEE-P1363 wrapper (OpenSSL keeps ≈2 KiB per key for it).
+    expect(key.keyObject.type).toBe('public');
+    const nonce = hex('0102');
+    const values = new Map([[16, new Uint8Array(32)]]);
+    const good = softwareQuote(ec.privateKey, nonce, values, { ecdsa: true });
+    expect(verifyQuote(good, { ak: key, nonce, hashAlg: 'sha256' }).ok).toBe(true);
+    const parts = parseQuoteString(good);
+    const sig = decodeTpmtSignature(parts.signature) as TpmtSignatureEcdsa;
+    for (const [r, s, error] of [
+      [new Uint8Array(32), sig.signatureS, /ECDSA r is zero/],
+      [sig.signatureR, hex('00'), /ECDSA s is zero/],
+      [
+        hex('01' + '00'.repeat(32)),
+        sig.signatureS,
+        /ECDSA r of 33 bytes exceeds the curve size 32/,
+      ],
+      [sig.signatureR, hex('ff'.repeat(33)), /ECDSA s of 33 bytes exceeds the curve size 32/],
+    ] as const) {
+      const signature = encodeTpmtSignature({ ...sig, signatureR: r, signatureS: s });
+      const v = verifyQuote({ ...parts, signature }, { ak: key, nonce, hashAlg: 'sha256' });
+      expect(v.ok).toBe(false);
+      if (!v.ok) expect(v.failure.context['error']).toMatch(error);
+    }
+    // Leading zero bytes beyond the curve size are only padding: still the same signature.
+    const padded = encodeTpmtSignature({
+      ...sig,
+      signatureR: Uint8Array.of(0, ...sig.signatureR),
+    });
+    expect(
+      verifyQuote({ ...parts, signature: padded }, { ak: key, nonce, hashAlg: 'sha256' }).ok,
+    ).toBe(true);
   });
 
   it('accepts the tpm2-tools quote.out with its binary nonce and ak.pub', () => {

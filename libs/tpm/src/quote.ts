@@ -4,7 +4,7 @@
  * then the clock and PCR 16 checks. Bad evidence yields a failed Verdict, never an exception.
  */
 import { hash as oneShotHash, verify as cryptoVerify } from 'node:crypto';
-import type { KeyObject, VerifyKeyObjectInput } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { KeylimeError, isBase64 } from '@keylime/core';
 import type { HashAlg } from '@keylime/crypto';
 import { decodeTpmsAttest, scanQuoteAttest } from './attest';
@@ -24,7 +24,7 @@ import { decodeTpm2bPublic } from './public';
 import type { TpmtPublic } from './public';
 import { parseQuoteStringTransient } from './quote-string';
 import type { QuoteParts } from './quote-string';
-import { decodeTpmtSignature, ecdsaSignatureToP1363, scanTpmtSignature } from './signature';
+import { decodeTpmtSignature, ecdsaSignatureToDer, scanTpmtSignature } from './signature';
 import type { Tpm2b } from './tpm2b';
 
 /** Signing scheme names as upstream's `accept_tpm_signing_algs` spells them. */
@@ -37,9 +37,11 @@ export type QuoteSignAlg = 'rsassa' | 'rsapss' | 'ecdsa';
 export interface QuoteVerificationKey {
   /** The AK's TPM key type: `TpmAlg.Rsa` or `TpmAlg.Ecc`. */
   readonly type: typeof TpmAlg.Rsa | typeof TpmAlg.Ecc;
+  /**
+   * What crypto.verify takes, for RSA and ECDSA alike: ECDSA signatures go in as DER, never with
+   * `dsaEncoding: 'ieee-p1363'`, which makes OpenSSL keep ≈2 KiB more per key (one key per agent).
+   */
   readonly keyObject: KeyObject;
-  /** What crypto.verify takes: the KeyObject (RSA) or it with IEEE-P1363 encoding (ECDSA). */
-  readonly verifyKey: KeyObject | VerifyKeyObjectInput;
   /** ECC coordinate size in bytes; 0 for RSA. */
   readonly coordinateSize: number;
 }
@@ -48,16 +50,10 @@ export interface QuoteVerificationKey {
 export function prepareQuoteKey(akTpm: Uint8Array | Tpm2b<TpmtPublic>): QuoteVerificationKey {
   const pub = (akTpm instanceof Uint8Array ? decodeTpm2bPublic(akTpm) : akTpm).value;
   const keyObject = tpmPublicToKeyObject(pub);
-  if (pub.type === TpmAlg.Rsa)
-    return { type: TpmAlg.Rsa, keyObject, verifyKey: keyObject, coordinateSize: 0 };
+  if (pub.type === TpmAlg.Rsa) return { type: TpmAlg.Rsa, keyObject, coordinateSize: 0 };
   const curve = eccCurveInfo(pub.parameters.curveId);
   if (curve === undefined) throw tpmError(TpmErrorCode.Unsupported, 'unsupported AK curve');
-  return {
-    type: TpmAlg.Ecc,
-    keyObject,
-    verifyKey: { key: keyObject, dsaEncoding: 'ieee-p1363' },
-    coordinateSize: curve.coordinateSize,
-  };
+  return { type: TpmAlg.Ecc, keyObject, coordinateSize: curve.coordinateSize };
 }
 
 /** What the verifier expects of a quote. */
@@ -239,10 +235,10 @@ function checkQuote(parts: QuoteParts, ex: QuoteExpectations): Verdict<VerifiedQ
     return quoteFailure(`hash algorithm ${hashName} is not accepted`);
   }
   const signature =
-    sig.sigAlg === TpmAlg.Ecdsa ? ecdsaSignatureToP1363(sig, ex.ak.coordinateSize) : sig.sig;
+    sig.sigAlg === TpmAlg.Ecdsa ? ecdsaSignatureToDer(sig, ex.ak.coordinateSize) : sig.sig;
   let valid = false;
   try {
-    valid = cryptoVerify(hashName, parts.attest, ex.ak.verifyKey, signature);
+    valid = cryptoVerify(hashName, parts.attest, ex.ak.keyObject, signature);
   } catch {
     valid = false;
   }

@@ -1,6 +1,7 @@
 /**
- * @module signature: TPMT_SIGNATURE (Part 2 §11.3.4) for RSASSA, RSAPSS and ECDSA, and the form Node's
- * crypto.verify takes (ECDSA as IEEE-P1363 r‖s padded to the curve size; verifier §3.1 sigblob).
+ * @module signature: TPMT_SIGNATURE (Part 2 §11.3.4) for RSASSA, RSAPSS and ECDSA, and the forms Node's
+ * crypto.verify takes for ECDSA (DER `SEQUENCE { r, s }`, which the verifier uses, or IEEE-P1363 r‖s
+ * padded to the curve size; verifier §3.1 sigblob).
  */
 import { Writer, decodeAll } from '@keylime/core';
 import type { Reader } from '@keylime/core';
@@ -128,4 +129,72 @@ function placeInteger(
     );
   }
   out.set(v, at + size - v.length);
+}
+
+/**
+ * DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3), what Node's
+ * crypto.verify takes by default. The verifier uses this form, not IEEE-P1363: a KeyObject verified
+ * with `dsaEncoding: 'ieee-p1363'` keeps ≈2 KiB of native OpenSSL state per key, DER ≈0.1 KiB.
+ * Integers are minimal (leading zero bytes stripped, 0x00 prepended when the high bit is set), so
+ * OpenSSL's canonical-encoding check accepts them. r or s of zero, or longer than `coordinateSize`
+ * once stripped, is a malformed signature (KL_TPM_BAD_VALUE; upstream ecdsa_der_from_tpm checks the
+ * same bound).
+ */
+export function ecdsaSignatureToDer(s: TpmtSignatureEcdsa, coordinateSize: number): Uint8Array {
+  const r = stripInteger(s.signatureR, coordinateSize, 'r');
+  const sv = stripInteger(s.signatureS, coordinateSize, 's');
+  const rLen = r.length + ((r[0] as number) >= 0x80 ? 1 : 0);
+  const sLen = sv.length + ((sv[0] as number) >= 0x80 ? 1 : 0);
+  const rTlv = 1 + derLengthSize(rLen) + rLen;
+  const body = rTlv + 1 + derLengthSize(sLen) + sLen;
+  const out = new Uint8Array(1 + derLengthSize(body) + body);
+  out[0] = 0x30;
+  let at = writeDerLength(out, 1, body);
+  at = writeDerInteger(out, at, r, rLen);
+  writeDerInteger(out, at, sv, sLen);
+  return out;
+}
+
+/** `value` without leading zero bytes; throws for zero (or empty) and for more than `size` bytes. */
+function stripInteger(value: Uint8Array, size: number, what: string): Uint8Array {
+  let start = 0;
+  while (start < value.length && value[start] === 0) start++;
+  if (start === value.length) throw tpmError(TpmErrorCode.BadValue, `ECDSA ${what} is zero`);
+  if (value.length - start > size) {
+    throw tpmError(
+      TpmErrorCode.BadValue,
+      `ECDSA ${what} of ${value.length - start} bytes exceeds the curve size ${size}`,
+    );
+  }
+  return value.subarray(start);
+}
+
+/** Bytes a DER length takes: short form below 128, else 0x81/0x82 and the big-endian length. */
+function derLengthSize(len: number): number {
+  return len < 0x80 ? 1 : len < 0x100 ? 2 : 3;
+}
+
+function writeDerLength(out: Uint8Array, at: number, len: number): number {
+  if (len < 0x80) {
+    out[at] = len;
+    return at + 1;
+  }
+  if (len < 0x100) {
+    out[at] = 0x81;
+    out[at + 1] = len;
+    return at + 2;
+  }
+  out[at] = 0x82;
+  out[at + 1] = len >>> 8;
+  out[at + 2] = len & 0xff;
+  return at + 3;
+}
+
+/** INTEGER of `len` content bytes: a 0x00 pad when `len` exceeds the stripped value's length. */
+function writeDerInteger(out: Uint8Array, at: number, v: Uint8Array, len: number): number {
+  out[at] = 0x02;
+  at = writeDerLength(out, at + 1, len);
+  if (len > v.length) out[at++] = 0;
+  out.set(v, at);
+  return at + v.length;
 }
