@@ -81,7 +81,8 @@ function makeCase(kind: 'rsa' | 'ecc'): Case {
   });
   // The very key verifyQuote uses (the AK parsed from its TPM2B_PUBLIC), so both rows verify with
   // the same OpenSSL key object; the message is the same TPMS_ATTEST the quote string carries.
-  const rawKey = ak.verifyKey;
+  const rawKey =
+    kind === 'rsa' ? ak.keyObject : { key: ak.keyObject, dsaEncoding: 'ieee-p1363' as const };
   return {
     name: kind === 'rsa' ? 'RSA-2048 / RSASSA-SHA256' : 'ECC P-256 / ECDSA-SHA256',
     quote,

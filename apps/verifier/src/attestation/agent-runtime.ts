@@ -3,7 +3,6 @@
  * AgentAttestState, verifier §2.2, §4.5): parsed enrolment, cached AK and payload key, IMA and clock
  * state, retry counters. Built once from the `verifiermain` row at enrolment, reactivation or start.
  */
-import { unpooledBuffer } from '@keylime/core';
 import { deserializeImaState, initialImaState, isHashAlg, parseImaKeyring } from '@keylime/ima';
 import type { ImaAttestState, ImaKeyring } from '@keylime/ima';
 import type { OperationalState } from '@keylime/protocol';
@@ -21,7 +20,8 @@ export interface AgentRuntime {
   readonly port: number;
   readonly mtlsCert: string | null;
   apiVersion: string;
-  readonly v: Buffer | null;
+  /** V, base64 as stored (a string costs less per agent than a Buffer; decoded only to encrypt). */
+  readonly v: string | null;
   readonly tpmPolicyText: string;
   readonly tpmPolicy: TpmPolicy;
   readonly metaData: string;
@@ -105,7 +105,7 @@ export function runtimeFromRow(row: AgentRow, defaultVersion: string): AgentRunt
     port: row.port,
     mtlsCert: row.mtlsCert,
     apiVersion: row.supportedVersion ?? defaultVersion,
-    v: row.v ? unpooledBuffer(Buffer.from(row.v, 'base64')) : null,
+    v: row.v ? row.v : null,
     tpmPolicyText: tpmPolicy.text,
     tpmPolicy: tpmPolicy.policy,
     metaData: row.metaData ?? '{}',

@@ -403,7 +403,9 @@ export class AttestationEngine implements AttestationControl {
       return;
     }
     // V itself is never logged; only its encryption under the agent's payload key leaves memory.
-    rt.encryptedV ??= Buffer.from(rsaOaepEncrypt(rt.publicKey, rt.v)).toString('base64');
+    rt.encryptedV ??= Buffer.from(
+      rsaOaepEncrypt(rt.publicKey, Buffer.from(rt.v, 'base64')),
+    ).toString('base64');
     const res = await this.clientOf(rt).post(`/v${rt.apiVersion}/keys/vkey`, {
       encrypted_key: rt.encryptedV,
     });
