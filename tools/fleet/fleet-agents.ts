@@ -705,6 +705,12 @@ function jsonRequest(
         let data = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (data += c));
+        // A response cut off after its headers ends with 'close' (and maybe 'error'), never
+        // 'end': settle then, or this registration would wait forever.
+        res.on('error', reject);
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('registrar closed the response before its end'));
+        });
         res.on('end', () => {
           try {
             const o = (data === '' ? {} : JSON.parse(data)) as Record<string, unknown>;
