@@ -461,7 +461,7 @@ class Conn {
       ex.reconnect(this);
       return;
     }
-    ex.finish(unreachable(`TLS handshake with the agent failed: ${errorMessage(e)}`), false);
+    ex.finish(unreachable(`TLS with the agent failed: ${errorMessage(e)}`), false);
   }
 
   private onReady(openssl: boolean): void {
