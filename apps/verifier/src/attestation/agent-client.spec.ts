@@ -379,6 +379,23 @@ describe.each(['builtin', 'openssl'] as const)('AgentClient over mTLS (%s TLS)',
     }
   });
 
+  it("answers 599 at once, not 408, when the agent refuses the verifier's client certificate", async () => {
+    // TLS 1.3 judges the client certificate after the client's Finished: the client has finished
+    // its handshake and sent the request when the agent closes (or alerts).
+    const agent = await httpsAgent(agentA);
+    const stranger = { ...clientTls, cert: pki.strangerCert, key: pki.strangerKey };
+    const c = client(agent.port, agentA.cert, stranger, { ...opts, timeoutMs: 5000 });
+    try {
+      const started = Date.now();
+      expect(await c.get('/x')).toMatchObject({ kind: 'unreachable', code: 599 });
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(agent.seen).toHaveLength(0);
+    } finally {
+      c.close();
+      await agent.close();
+    }
+  });
+
   it('accepts any certificate when verifyPeer is off', async () => {
     const agent = await httpsAgent(agentB);
     const c = client(agent.port, agentA.cert, { ...clientTls, cas: [], verifyPeer: false });
