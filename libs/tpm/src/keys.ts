@@ -9,6 +9,7 @@ import { KeylimeError, concatBytes } from '@keylime/core';
 import { EK_LOW_ATTRIBUTES, tpmaObjectFromWord } from './attributes';
 import type { TpmaObject } from './attributes';
 import { TpmAlg, TpmEccCurve } from './constants';
+import { der } from './der';
 import type { TpmAlgId } from './constants';
 import { TpmErrorCode, tpmError } from './errors';
 import type { TpmtAsymScheme, TpmtKdfScheme, TpmtPublic, TpmtSymDefObject } from './public';
@@ -90,17 +91,6 @@ const EC_PUBLIC_KEY_OID = oid('06072a8648ce3d0201');
 /** Curve facts for a TPM_ECC_CURVE, or undefined for curves we do not support (BN, SM2). */
 export function eccCurveInfo(curveId: number): EccCurveInfo | undefined {
   return CURVES.get(curveId);
-}
-
-function derLength(n: number): Uint8Array {
-  if (n < 0x80) return Uint8Array.of(n);
-  if (n < 0x100) return Uint8Array.of(0x81, n);
-  return Uint8Array.of(0x82, n >> 8, n & 0xff);
-}
-
-function der(tag: number, ...body: Uint8Array[]): Uint8Array {
-  const content = concatBytes(...body);
-  return concatBytes(Uint8Array.of(tag), derLength(content.length), content);
 }
 
 function toBigInt(bytes: Uint8Array): bigint {

@@ -4,6 +4,7 @@
  * padded to the curve size; verifier §3.1 sigblob).
  */
 import { Writer, decodeAll } from '@keylime/core';
+import { der } from './der';
 import type { Reader } from '@keylime/core';
 import { TpmAlg } from './constants';
 import type { TpmAlgId } from './constants';
@@ -141,18 +142,16 @@ function placeInteger(
  * same bound).
  */
 export function ecdsaSignatureToDer(s: TpmtSignatureEcdsa, coordinateSize: number): Uint8Array {
-  const r = stripInteger(s.signatureR, coordinateSize, 'r');
-  const sv = stripInteger(s.signatureS, coordinateSize, 's');
-  const rLen = r.length + ((r[0] as number) >= 0x80 ? 1 : 0);
-  const sLen = sv.length + ((sv[0] as number) >= 0x80 ? 1 : 0);
-  const rTlv = 1 + derLengthSize(rLen) + rLen;
-  const body = rTlv + 1 + derLengthSize(sLen) + sLen;
-  const out = new Uint8Array(1 + derLengthSize(body) + body);
-  out[0] = 0x30;
-  let at = writeDerLength(out, 1, body);
-  at = writeDerInteger(out, at, r, rLen);
-  writeDerInteger(out, at, sv, sLen);
-  return out;
+  return der(
+    0x30,
+    derInteger(stripInteger(s.signatureR, coordinateSize, 'r')),
+    derInteger(stripInteger(s.signatureS, coordinateSize, 's')),
+  );
+}
+
+/** INTEGER of a stripped non-negative value: a 0x00 pad when its high bit is set. */
+function derInteger(v: Uint8Array): Uint8Array {
+  return (v[0] as number) >= 0x80 ? der(0x02, Uint8Array.of(0), v) : der(0x02, v);
 }
 
 /** `value` without leading zero bytes; throws for zero (or empty) and for more than `size` bytes. */
@@ -167,34 +166,4 @@ function stripInteger(value: Uint8Array, size: number, what: string): Uint8Array
     );
   }
   return value.subarray(start);
-}
-
-/** Bytes a DER length takes: short form below 128, else 0x81/0x82 and the big-endian length. */
-function derLengthSize(len: number): number {
-  return len < 0x80 ? 1 : len < 0x100 ? 2 : 3;
-}
-
-function writeDerLength(out: Uint8Array, at: number, len: number): number {
-  if (len < 0x80) {
-    out[at] = len;
-    return at + 1;
-  }
-  if (len < 0x100) {
-    out[at] = 0x81;
-    out[at + 1] = len;
-    return at + 2;
-  }
-  out[at] = 0x82;
-  out[at + 1] = len >>> 8;
-  out[at + 2] = len & 0xff;
-  return at + 3;
-}
-
-/** INTEGER of `len` content bytes: a 0x00 pad when `len` exceeds the stripped value's length. */
-function writeDerInteger(out: Uint8Array, at: number, v: Uint8Array, len: number): number {
-  out[at] = 0x02;
-  at = writeDerLength(out, at + 1, len);
-  if (len > v.length) out[at++] = 0;
-  out.set(v, at);
-  return at + v.length;
 }
