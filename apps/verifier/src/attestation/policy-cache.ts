@@ -23,6 +23,25 @@ function readFailed(e: unknown): never {
 /** The one settled "no policy" promise: agents without a policy share it instead of one each. */
 const NONE: Promise<undefined> = Promise.resolve(undefined);
 
+/**
+ * Caches a read by row id. A read that resolves to no policy is replaced by the shared NONE (unless
+ * a clear() or a newer read replaced it meanwhile); a failed read is dropped, so the next call
+ * reads again.
+ */
+function remember<T>(
+  cache: Map<number, Promise<T | undefined>>,
+  id: number,
+  read: Promise<T | undefined>,
+): void {
+  cache.set(id, read);
+  read.then(
+    (v) => {
+      if (v === undefined && cache.get(id) === read) cache.set(id, NONE);
+    },
+    () => cache.delete(id),
+  );
+}
+
 export class PolicyCache {
   private readonly runtime = new Map<number, Promise<CompiledRuntimePolicy | undefined>>();
   private readonly refstates = new Map<number, Promise<unknown>>();
@@ -43,14 +62,7 @@ export class PolicyCache {
           const plain = isDsseEnvelope(text) ? dssePayloadText(text) : text;
           return compileRuntimePolicy(JSON.parse(plain) as unknown);
         });
-      const read = p;
-      this.runtime.set(id, read);
-      read.then(
-        (v) => {
-          if (v === undefined && this.runtime.get(id) === read) this.runtime.set(id, NONE);
-        },
-        () => this.runtime.delete(id),
-      );
+      remember(this.runtime, id, p);
     }
     return p;
   }
@@ -71,15 +83,8 @@ export class PolicyCache {
             return undefined;
           return v;
         });
-      const read = p;
-      this.refstates.set(id, read);
-      // upstream makes an mbpolicies row per agent, mostly empty: keep the shared promise for those.
-      read.then(
-        (v) => {
-          if (v === undefined && this.refstates.get(id) === read) this.refstates.set(id, NONE);
-        },
-        () => this.refstates.delete(id),
-      );
+      // upstream makes an mbpolicies row per agent, mostly empty: those end up sharing NONE.
+      remember(this.refstates, id, p);
     }
     return p;
   }
