@@ -231,14 +231,3 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-
-/**
- * A copy of `bytes` in a Buffer of its own. Node cuts small Buffers (from base64, hex, …) out of
- * shared 8 KiB pool slabs, and one long-lived slice keeps its whole slab alive: held per agent,
- * that is several KiB each. Use this for small buffers kept for the life of an agent.
- */
-export function unpooledBuffer(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafeSlow(bytes.length);
-  out.set(bytes);
-  return out;
-}

@@ -5,15 +5,7 @@ export { KeylimeError, DecodeError, hasErrorCode, errorMessage } from './errors'
 export type { ErrorDetails, KeylimeErrorOptions } from './errors';
 
 // binary codecs
-export {
-  Reader,
-  Writer,
-  decodeAll,
-  concatBytes,
-  bytesEqual,
-  unpooledBuffer,
-  DecodeErrorCode,
-} from './bytes';
+export { Reader, Writer, decodeAll, concatBytes, bytesEqual, DecodeErrorCode } from './bytes';
 
 // text encodings
 export {
