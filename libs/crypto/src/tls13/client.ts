@@ -554,19 +554,22 @@ export class Tls13Client {
 
   /** Application data as protected records (split at 2^14 bytes, rekeyed when due). */
   seal(data: Uint8Array): Buffer {
-    const write = this.write;
-    if (this.state !== 'connected' || write === undefined) {
-      throw new Error('TLS connection is not established');
-    }
+    if (this.state !== 'connected') throw new Error('TLS connection is not established');
     const records: Buffer[] = [];
     let at = 0;
     do {
-      if ((this.write ?? write).seq >= RECORDS_PER_KEY) records.push(this.updateWriteKey(false));
+      if (this.writeProtection().seq >= RECORDS_PER_KEY) records.push(this.updateWriteKey(false));
       const fragment = data.subarray(at, at + MAX_PLAINTEXT);
-      records.push((this.write ?? write).seal(ContentType.ApplicationData, fragment));
+      records.push(this.writeProtection().seal(ContentType.ApplicationData, fragment));
       at += MAX_PLAINTEXT;
     } while (at < data.length);
     return records.length === 1 ? (records[0] ?? Buffer.alloc(0)) : Buffer.concat(records);
+  }
+
+  /** The current write keys (a KeyUpdate replaces them between two records of one `seal`). */
+  private writeProtection(): RecordProtection {
+    if (this.write === undefined) throw new TlsError('no traffic keys', TlsAlert.InternalError);
+    return this.write;
   }
 
   /** close_notify, protected when keys exist; the client is closed afterwards. */
