@@ -21,7 +21,6 @@ import {
   createHmac,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   privateDecrypt,
   sign,
   timingSafeEqual,
@@ -31,7 +30,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import 'reflect-metadata';
-import { activationAuthTag, kdfa, kdfe } from '@keylime/crypto';
+import { activationAuthTag, generateEcKeyPairSync, kdfa, kdfe } from '@keylime/crypto';
 import {
   AK_EXPECTED_ATTRIBUTES,
   EK_LOW_TEMPLATE,
@@ -370,7 +369,7 @@ export class FleetShard {
     };
     for (let i = 0; i < options.count; i++) {
       const id = `${options.idPrefix}-${options.shard}-${String(i).padStart(5, '0')}`;
-      const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const pair = generateEcKeyPairSync('P-256');
       const akTpm = Buffer.from(
         encodeTpm2bPublic(tpmPublicFromKeyObject(pair.publicKey, akTemplate)),
       ).toString('base64');
@@ -497,7 +496,7 @@ export class FleetShard {
     agent: http.Agent,
   ): Promise<void> {
     if (!a.ek || !a.ekTpm) {
-      const ek = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const ek = generateEcKeyPairSync('P-256');
       a.ek = ek.privateKey;
       a.ekTpm = Buffer.from(
         encodeTpm2bPublic(tpmPublicFromKeyObject(ek.publicKey, EK_LOW_TEMPLATE)),

@@ -9,7 +9,6 @@
 import {
   createHash,
   createPrivateKey,
-  generateKeyPairSync,
   privateDecrypt,
   constants,
   sign,
@@ -23,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { parseEventLog, replayEventLog } from '@keylime/mba';
+import { generateEcKeyPairSync, generateRsaKeyPairSync } from '@keylime/crypto';
 import {
   AK_EXPECTED_ATTRIBUTES,
   TpmAlg,
@@ -84,7 +84,7 @@ export async function createFleetIdentity(commonName = 'simulated-agent'): Promi
   const tlsKeyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })
     .export({ type: 'pkcs8', format: 'pem' })
     .toString();
-  const nk = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const nk = generateRsaKeyPairSync(2048);
   return {
     tlsKeyPem,
     tlsCertPem: cert.toString('pem'),
@@ -143,9 +143,7 @@ export class SimulatedAgent {
     this.akKind = options.akKind ?? 'ecc';
     this.apiVersions = options.apiVersions ?? DEFAULT_VERSIONS;
     const pair =
-      this.akKind === 'rsa'
-        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-        : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      this.akKind === 'rsa' ? generateRsaKeyPairSync(2048) : generateEcKeyPairSync('P-256');
     this.akPrivate = pair.privateKey;
     const pub = tpmPublicFromKeyObject(pair.publicKey, {
       nameAlg: TpmAlg.Sha256,

@@ -60,6 +60,8 @@ export {
   exportPrivateKeyPem,
   publicKeysEqual,
   generateRsaKeyPair,
+  generateRsaKeyPairSync,
+  generateEcKeyPairSync,
 } from './keys';
 export type { PublicKeyInput, PrivateKeyInput, KeyPair } from './keys';
 

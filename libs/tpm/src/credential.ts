@@ -9,14 +9,13 @@ import {
   createPublicKey,
   createHmac,
   diffieHellman,
-  generateKeyPairSync,
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { Writer, decodeAll } from '@keylime/core';
 import type { Reader } from '@keylime/core';
-import { kdfa, kdfe } from '@keylime/crypto';
+import { generateEcKeyPairSync, kdfa, kdfe } from '@keylime/crypto';
 import { CREDENTIAL_BLOB_MAGIC, CREDENTIAL_BLOB_VERSION, TpmAlg } from './constants';
 import { TpmErrorCode, tpmError } from './errors';
 import { hashAlgName, tpmDigestSize } from './hash';
@@ -129,8 +128,7 @@ export function makeCredential(
   } else {
     const curve = eccCurveInfo(ekPublic.parameters.curveId);
     if (curve === undefined) throw tpmError(TpmErrorCode.Unsupported, 'unsupported EK curve');
-    const priv =
-      options.ephemeralKey ?? generateKeyPairSync('ec', { namedCurve: curve.nodeName }).privateKey;
+    const priv = options.ephemeralKey ?? generateEcKeyPairSync(curve.nodeName).privateKey;
     const eph = tpmPublicFromKeyObject(createPublicKey(priv), {
       nameAlg: ekPublic.nameAlg,
       objectAttributes: ekPublic.objectAttributes,

@@ -2,12 +2,18 @@
  * @module identity/keys: the agent's software keys (spec §4.2, §6.3) — the RSA-2048 payload key
  * (NK) that receives U and V, and the mTLS key (ECC P-256) with its self-signed certificate.
  */
-import { createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
+import { createPublicKey, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { exportPrivateKeyPem, exportPublicKeyPem, importPrivateKey } from '@keylime/crypto';
+import {
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  generateEcKeyPairSync,
+  generateRsaKeyPairSync,
+  importPrivateKey,
+} from '@keylime/crypto';
 import type { Logger } from '@keylime/core';
 
 export interface PayloadKey {
@@ -35,10 +41,7 @@ function loadKey(file: string, password: string): KeyObject | undefined {
 export function loadOrCreatePayloadKey(file: string, password: string, logger: Logger): PayloadKey {
   let privateKey = loadKey(file, password);
   if (privateKey === undefined) {
-    privateKey = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicExponent: 65537,
-    }).privateKey;
+    privateKey = generateRsaKeyPairSync(2048).privateKey;
     writePrivate(file, exportPrivateKeyPem(privateKey, password === '' ? undefined : password));
     logger.info(`Generated a new payload key in ${file}`);
   }
@@ -57,7 +60,7 @@ export function loadOrCreateServerKey(file: string, password: string, logger: Lo
       throw new Error(`mTLS key ${file} must be an EC or RSA key`);
     return existing;
   }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey } = generateEcKeyPairSync('P-256');
   writePrivate(file, exportPrivateKeyPem(privateKey, password === '' ? undefined : password));
   logger.info(`Generated a new mTLS key in ${file}`);
   return privateKey;

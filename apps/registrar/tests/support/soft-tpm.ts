@@ -3,16 +3,9 @@
  * RSA EK and AK made with Node crypto, ActivateCredential done with the EK private key. The
  * tpm2-tools suite covers the real TPM; this only feeds the API tests.
  */
-import {
-  constants,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  generateKeyPairSync,
-  privateDecrypt,
-} from 'node:crypto';
+import { constants, createDecipheriv, createHash, createHmac, privateDecrypt } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { kdfa } from '@keylime/crypto';
+import { generateRsaKeyPairSync, kdfa } from '@keylime/crypto';
 import {
   EK_LOW_TEMPLATE,
   TpmAlg,
@@ -39,7 +32,7 @@ const AK_ATTRIBUTES = 0x00050072;
 
 /** An AK public area with the given TPMA_OBJECT word. */
 export function softAk(attributes = AK_ATTRIBUTES): Uint8Array {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey } = generateRsaKeyPairSync(2048);
   return encodeTpm2bPublic(
     tpmPublicFromKeyObject(publicKey, {
       nameAlg: TpmAlg.Sha256,
@@ -58,7 +51,7 @@ function akName(akTpm: Uint8Array): Uint8Array {
 }
 
 export function createSoftTpm(akTpm: Uint8Array = softAk()): SoftTpm {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey, privateKey } = generateRsaKeyPairSync(2048);
   const ekTpm = encodeTpm2bPublic(tpmPublicFromKeyObject(publicKey, EK_LOW_TEMPLATE));
   return {
     ekPrivate: privateKey,

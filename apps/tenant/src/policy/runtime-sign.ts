@@ -7,6 +7,7 @@ import * as x509 from '@peculiar/x509';
 import { ecdsaSigner, signDsse, toPythonJson, validateRuntimePolicy } from '@keylime/ima';
 import type { DsseSigner } from '@keylime/ima';
 import * as crypto from 'node:crypto';
+import { generateEcKeyPairSync } from '@keylime/crypto';
 import { CliError, readText, writeOutput } from './runtime-util';
 
 export const KEYLIME_DEFAULT_EC_KEY_FILE = 'keylime-ecdsa-key.pem';
@@ -31,9 +32,14 @@ async function selfSignedCertificate(privateKey: crypto.KeyObject): Promise<stri
   const pubJwk = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
   const pub = await subtle.importKey('jwk', pubJwk, alg, true, ['verify']);
   const day = 24 * 3600 * 1000;
-  x509.cryptoProvider.set(crypto.webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  x509.cryptoProvider.set(
+    crypto.webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0],
+  );
   const params: Record<string, unknown> = {
-    serialNumber: crypto.randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: crypto
+      .randomBytes(16)
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     name: 'CN=dsse_lib',
     notBefore: new Date(Date.now() - day),
     notAfter: new Date(Date.now() + 30 * day),
@@ -57,26 +63,35 @@ function loadOrCreateKey(opts: SignRuntimeOptions): crypto.KeyObject {
     try {
       key = crypto.createPrivateKey(readText(opts.keyfile, 'key file'));
     } catch (e) {
-      if (e instanceof CliError) throw new CliError(`The specified key '${opts.keyfile}' does not exist`);
+      if (e instanceof CliError)
+        throw new CliError(`The specified key '${opts.keyfile}' does not exist`);
       throw new CliError(`The specified key '${opts.keyfile}' is not a PEM private key`);
     }
-    if (key.asymmetricKeyType !== 'ec') throw new CliError('Only elliptic curve keys are supported');
+    if (key.asymmetricKeyType !== 'ec')
+      throw new CliError('Only elliptic curve keys are supported');
     return key;
   }
-  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const { privateKey } = generateEcKeyPairSync('P-256');
   // TraditionalOpenSSL PEM ("EC PRIVATE KEY"), as upstream writes it.
-  writeOutput(opts.keypath || KEYLIME_DEFAULT_EC_KEY_FILE, privateKey.export({ type: 'sec1', format: 'pem' }).toString());
+  writeOutput(
+    opts.keypath || KEYLIME_DEFAULT_EC_KEY_FILE,
+    privateKey.export({ type: 'sec1', format: 'pem' }).toString(),
+  );
   return privateKey;
 }
 
 /** Signs the policy file and writes the envelope; returns the envelope text. */
 export async function signRuntimePolicy(opts: SignRuntimeOptions): Promise<string> {
-  if (opts.keyfile && opts.keypath) throw new CliError('Only one of keyfile or keypath must be specified at once');
+  if (opts.keyfile && opts.keypath)
+    throw new CliError('Only one of keyfile or keypath must be specified at once');
   const backend = opts.backend.toLowerCase();
   if (!(VALID_BACKENDS as readonly string[]).includes(backend)) {
-    throw new CliError(`invalid backend '${opts.backend}'; the valid alternatives are: ${VALID_BACKENDS.join(', ')}`);
+    throw new CliError(
+      `invalid backend '${opts.backend}'; the valid alternatives are: ${VALID_BACKENDS.join(', ')}`,
+    );
   }
-  if (backend === 'x509' && !opts.certOutfile) throw new CliError('x509 backend and no cerficate output file specified');
+  if (backend === 'x509' && !opts.certOutfile)
+    throw new CliError('x509 backend and no cerficate output file specified');
   const key = loadOrCreateKey(opts);
   let signer: DsseSigner;
   if (backend === 'x509') {
@@ -88,10 +103,17 @@ export async function signRuntimePolicy(opts: SignRuntimeOptions): Promise<strin
   }
   let payload: string;
   try {
-    payload = toPythonJson(validateRuntimePolicy(JSON.parse(readText(opts.runtimePolicy, 'runtime policy file'))));
+    payload = toPythonJson(
+      validateRuntimePolicy(JSON.parse(readText(opts.runtimePolicy, 'runtime policy file'))),
+    );
   } catch (e) {
-    if (e instanceof CliError) throw new CliError(`The runtime policy file specified (${opts.runtimePolicy}) does not seem to exist`);
-    throw new CliError(`Unable to validate the runtime policy '${opts.runtimePolicy}'; please make sure to provide a valid runtime policy`);
+    if (e instanceof CliError)
+      throw new CliError(
+        `The runtime policy file specified (${opts.runtimePolicy}) does not seem to exist`,
+      );
+    throw new CliError(
+      `Unable to validate the runtime policy '${opts.runtimePolicy}'; please make sure to provide a valid runtime policy`,
+    );
   }
   const envelope = signDsse(Buffer.from(payload, 'utf8'), signer);
   writeOutput(opts.output, opts.output === '/dev/stdout' ? `${envelope}\n` : envelope);
