@@ -70,13 +70,16 @@ export function hashWith(nodeName: string, data: Uint8Array): Buffer {
   return Buffer.from(hashLatin1(nodeName, data), 'latin1');
 }
 
-const BYTE_HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hexScratch = Buffer.alloc(128);
 
 /** Lower-case hex of a latin1 byte string. */
 export function latin1ToHex(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) out += BYTE_HEX[s.charCodeAt(i)] as string;
-  return out;
+  // Through one reused buffer: one allocation (the result), not one string per byte.
+  if (s.length <= hexScratch.length) {
+    const n = hexScratch.write(s, 0, 'latin1');
+    return hexScratch.toString('hex', 0, n);
+  }
+  return Buffer.from(s, 'latin1').toString('hex');
 }
 
 /** ASCII code → hex digit value (either case), -1 elsewhere. */

@@ -1,4 +1,4 @@
-/** @module der: the few DER TLVs this library writes (an EC SPKI, an ECDSA signature). */
+/** @module der: the DER TLVs this library writes (an EC SPKI). */
 import { concatBytes } from '@keylime/core';
 
 function derLength(n: number): Uint8Array {

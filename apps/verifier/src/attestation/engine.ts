@@ -79,15 +79,18 @@ function nextRandomByte(): number {
   return b;
 }
 
+const nonceChars = Buffer.alloc(64);
+
 /** 20 characters of [A-Za-z0-9], unbiased (rejection sampling), fresh per request (§1.8). */
 export function randomNonce(length = 20): string {
-  let out = '';
-  while (out.length < length) {
+  // Characters go into one reused buffer and become one string (not one string per character).
+  const out = length <= nonceChars.length ? nonceChars : Buffer.allocUnsafe(length);
+  for (let i = 0; i < length;) {
     // 248 = 4 × 62: bytes at or above it would bias the first characters.
     const b = nextRandomByte();
-    if (b < 248) out += NONCE_ALPHABET[b % 62];
+    if (b < 248) out[i++] = NONCE_ALPHABET.charCodeAt(b % 62);
   }
-  return out;
+  return out.toString('latin1', 0, length);
 }
 
 /** upstream keylime/common/retry.py retry_time, in milliseconds. */
@@ -275,13 +278,11 @@ export class AttestationEngine implements AttestationControl {
     if (rt.state === OperationalState.Start) rt.state = OperationalState.GetQuote;
     const nonce = randomNonce();
     const partial = rt.wantPubkey || rt.publicKey === undefined ? 0 : 1;
-    const q = new URLSearchParams({
-      nonce,
-      mask: rt.tpmPolicy.mask,
-      partial: String(partial),
-      ima_ml_entry: String(rt.imaState.nextEntry),
-    });
-    const res = await this.clientOf(rt).get(`/v${rt.apiVersion}/quotes/integrity?${q.toString()}`);
+    // No escaping needed: the nonce is [A-Za-z0-9], the mask was checked to be hex at enrolment.
+    const res = await this.clientOf(rt).get(
+      `/v${rt.apiVersion}/quotes/integrity?nonce=${nonce}&mask=${rt.tpmPolicy.mask}` +
+        `&partial=${partial}&ima_ml_entry=${rt.imaState.nextEntry}`,
+    );
     if (rt.stopped) return;
     if (await this.handleTransport(rt, res, 'quote')) return;
     if (res.kind === 'too-large') {
@@ -303,10 +304,9 @@ export class AttestationEngine implements AttestationControl {
     let runtimePolicy: Awaited<ReturnType<PolicyCache['runtimePolicy']>>;
     let mbRefstate: unknown;
     try {
-      [runtimePolicy, mbRefstate] = await Promise.all([
-        this.deps.policies.runtimePolicy(rt.imaPolicyId),
-        this.deps.policies.mbRefstate(rt.mbPolicyId),
-      ]);
+      // Both are cached promises nearly always: two awaits allocate less than Promise.all.
+      runtimePolicy = await this.deps.policies.runtimePolicy(rt.imaPolicyId);
+      mbRefstate = await this.deps.policies.mbRefstate(rt.mbPolicyId);
     } catch (e) {
       if (!(e instanceof PolicyReadError)) throw e;
       // The verifier's database, not the agent, failed: no verdict; ask for a fresh quote later.

@@ -114,13 +114,27 @@ async function updatePostgres(
   return hit;
 }
 
-/** One prepared statement (cached by the driver) run per row, inside the caller's transaction. */
-async function updateSqlite(
+/** The parts of a better-sqlite3 connection the batched write uses. */
+interface SqliteConnection {
+  prepare(sql: string): { run(...params: unknown[]): { changes: number } };
+}
+
+type SqliteStatement = ReturnType<SqliteConnection['prepare']>;
+
+/** Prepared UPDATEs per connection, by SQL text (a handful of column sets in practice). */
+const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
+
+/**
+ * One prepared statement run per row, inside the caller's transaction (SQLite has one connection,
+ * so the statement runs in it). better-sqlite3 directly, not through TypeORM's query runner: at
+ * 5 000 rows/s the runner's per-call objects were ≈ 6% of all the verifier's allocation.
+ */
+function updateSqlite(
   runner: QueryRunner,
   columns: ColumnMetadata[],
   guarded: boolean,
   rows: Row[],
-): Promise<Set<string>> {
+): Set<string> {
   const hit = new Set<string>();
   const set = columns.map((c) => `"${c.databaseName}" = ?`).join(', ');
   let sql = `UPDATE "${AGENT_TABLE}" SET ${set} WHERE "agent_id" = ?`;
@@ -129,10 +143,17 @@ async function updateSqlite(
       '',
       FINAL_STATES.map(() => '?'),
     )}`;
+  const db = (runner.connection.driver as unknown as { databaseConnection: SqliteConnection })
+    .databaseConnection;
+  let cache = sqliteStatements.get(db);
+  if (!cache) sqliteStatements.set(db, (cache = new Map<string, SqliteStatement>()));
+  let stmt = cache.get(sql);
+  if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
   for (const r of rows) {
-    const params = [...r.values, r.agentId, ...(guarded ? FINAL_STATES : [])];
-    const result = await runner.query(sql, params, true);
-    if ((result.affected ?? 0) > 0) hit.add(r.agentId);
+    const info = guarded
+      ? stmt.run(...r.values, r.agentId, ...FINAL_STATES)
+      : stmt.run(...r.values, r.agentId);
+    if (info.changes > 0) hit.add(r.agentId);
   }
   return hit;
 }
@@ -288,10 +309,9 @@ export class VerifierStore {
         if (value === undefined) continue;
         const column = metadata.findColumnWithPropertyName(key);
         if (!column) throw new Error(`verifiermain has no property ${key}`);
-        cells.push({
-          column,
-          value: runner.connection.driver.preparePersistentValue(value, column),
-        });
+        const stored: unknown = runner.connection.driver.preparePersistentValue(value, column);
+        // better-sqlite3 binds no booleans (TypeORM's runner maps them the same way).
+        cells.push({ column, value: typeof stored === 'boolean' ? Number(stored) : stored });
       }
       if (cells.length === 0) {
         // Nothing to set: keep TypeORM's own behaviour for this odd case.
@@ -313,7 +333,7 @@ export class VerifierStore {
     for (const g of groups.values()) {
       const hit = postgres
         ? await updatePostgres(runner, g.columns, g.guarded, g.rows)
-        : await updateSqlite(runner, g.columns, g.guarded, g.rows);
+        : updateSqlite(runner, g.columns, g.guarded, g.rows);
       if (g.guarded) for (const r of g.rows) if (!hit.has(r.agentId)) misses.push(r.agentId);
     }
     return misses;
