@@ -238,17 +238,39 @@ function request(
   url: string,
   options: https.RequestOptions & { body?: string } = {},
 ): Promise<Reply> {
+  return requestOnce(url, options).catch((e: unknown) => {
+    // A kept-alive socket the server closed as we reused it (its keep-alive timeout): the request
+    // never reached the server, so sending it again is safe (the pattern Node's http docs give).
+    if (e instanceof StaleSocketError) return requestOnce(url, options);
+    throw e;
+  });
+}
+
+class StaleSocketError extends Error {}
+
+function requestOnce(
+  url: string,
+  options: https.RequestOptions & { body?: string },
+): Promise<Reply> {
   const { body, ...rest } = options;
   return new Promise((resolve, reject) => {
     const mod = url.startsWith('https:') ? https : http;
+    let answered = false;
     const req = mod.request(url, { timeout: 60_000, ...rest }, (res) => {
+      answered = true;
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
-    req.on('error', reject);
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        !answered && req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')
+          ? new StaleSocketError(e.message)
+          : e,
+      ),
+    );
     if (body !== undefined) {
       req.setHeader('Content-Type', 'application/json');
       req.setHeader('Content-Length', Buffer.byteLength(body));
