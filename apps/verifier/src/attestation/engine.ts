@@ -334,11 +334,10 @@ export class AttestationEngine implements AttestationControl {
     });
     if (rt.stopped) return;
     rt.imaState = outcome.imaState;
-    const algs: AgentPatch = {
-      ...(outcome.hashAlg === undefined ? {} : { hashAlg: outcome.hashAlg.slice(0, 10) }),
-      ...(outcome.encAlg === undefined ? {} : { encAlg: outcome.encAlg.slice(0, 10) }),
-      ...(outcome.signAlg === undefined ? {} : { signAlg: outcome.signAlg.slice(0, 10) }),
-    };
+    const algs: AgentPatch = {};
+    if (outcome.hashAlg !== undefined) algs.hashAlg = outcome.hashAlg.slice(0, 10);
+    if (outcome.encAlg !== undefined) algs.encAlg = outcome.encAlg.slice(0, 10);
+    if (outcome.signAlg !== undefined) algs.signAlg = outcome.signAlg.slice(0, 10);
     if (outcome.events.length > 0) {
       await this.invalidQuote(rt, outcome.events, {
         ...algs,
@@ -353,31 +352,32 @@ export class AttestationEngine implements AttestationControl {
     rt.clockInfo = outcome.clockInfo ?? rt.clockInfo;
     rt.attestationCount++;
     this.attestations++;
-    const patch: AgentPatch = { ...algs };
+    const now = nowSeconds();
+    // Built in place rather than from spreads: one patch per quote, 5 000 a second.
+    const patch: AgentPatch = algs;
     if (outcome.pubkeyReceived !== undefined && outcome.pubkeyReceived !== rt.publicKey) {
       rt.publicKey = outcome.pubkeyReceived;
       rt.encryptedV = undefined;
       rt.provideV = rt.v !== null;
       patch.publicKey = rt.publicKey;
     }
-    const now = nowSeconds();
     const sticky = rt.state === OperationalState.InvalidQuote;
     const deliver = rt.provideV && rt.v !== null;
-    if (!sticky) rt.state = deliver ? OperationalState.ProvideV : OperationalState.GetQuote;
-    this.deps.store.queueUpdate(rt.agentId, {
-      ...patch,
-      ...(sticky ? {} : { operationalState: rt.state }),
-      attestationCount: rt.attestationCount,
-      lastReceivedQuote: now,
-      lastSuccessfulAttestation: now,
-      tpmClockinfo: jsonColumn({
-        clock: Number(rt.clockInfo.clock),
-        resetCount: rt.clockInfo.resetCount,
-        restartCount: rt.clockInfo.restartCount,
-        safe: rt.clockInfo.safe,
-      }),
-      ...(outcome.imaEvaluated ? this.imaColumns(rt, outcome.hashAlg) : {}),
+    if (!sticky) {
+      rt.state = deliver ? OperationalState.ProvideV : OperationalState.GetQuote;
+      patch.operationalState = rt.state;
+    }
+    patch.attestationCount = rt.attestationCount;
+    patch.lastReceivedQuote = now;
+    patch.lastSuccessfulAttestation = now;
+    patch.tpmClockinfo = jsonColumn({
+      clock: Number(rt.clockInfo.clock),
+      resetCount: rt.clockInfo.resetCount,
+      restartCount: rt.clockInfo.restartCount,
+      safe: rt.clockInfo.safe,
     });
+    if (outcome.imaEvaluated) Object.assign(patch, this.imaColumns(rt, outcome.hashAlg));
+    this.deps.store.queueUpdate(rt.agentId, patch);
     if (deliver && !sticky) this.next(rt, 0);
     else this.next(rt, this.deps.settings.quoteIntervalMs);
   }

@@ -85,6 +85,28 @@ function normaliseEncAlg(a: string): string {
   return a === 'rsa' ? 'rsa2048' : a === 'ecc' ? 'ecc256' : a;
 }
 
+/*
+ * The accept lists are shared, frozen arrays (one per distinct enrolled value, store/columns.ts),
+ * so what is derived from them per quote is derived once per list instead.
+ */
+const hashAlgLists = new WeakMap<readonly string[], readonly HashAlg[]>();
+const signAlgLists = new WeakMap<readonly string[], readonly QuoteSignAlg[]>();
+const encAlgLists = new WeakMap<readonly string[], readonly string[]>();
+
+function derivedList<T>(
+  list: readonly string[],
+  cache: WeakMap<readonly string[], readonly T[]>,
+  derive: (l: readonly string[]) => T[],
+): readonly T[] {
+  let out = cache.get(list);
+  if (out === undefined) {
+    out = Object.freeze(derive(list));
+    // A list that is not frozen may still change: derive it again next time.
+    if (Object.isFrozen(list)) cache.set(list, out);
+  }
+  return out;
+}
+
 function invalidData(message: string): AttestationEvent {
   return event(QuoteEventId.InvalidData, message, false);
 }
@@ -152,7 +174,9 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
   }
   if (
     ctx.stateless !== true &&
-    !ctx.acceptEncAlgs.map(normaliseEncAlg).includes(normaliseEncAlg(r.enc_alg))
+    !derivedList(ctx.acceptEncAlgs, encAlgLists, (l) => l.map(normaliseEncAlg)).includes(
+      normaliseEncAlg(r.enc_alg),
+    )
   ) {
     return {
       ...out,
@@ -182,9 +206,9 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
     ak: ctx.ak,
     nonce: ctx.nonce,
     hashAlg,
-    acceptedHashAlgs: ctx.acceptHashAlgs.filter(isHashAlg),
-    acceptedSignAlgs: ctx.acceptSignAlgs.filter(
-      (a): a is QuoteSignAlg => a === 'rsassa' || a === 'rsapss' || a === 'ecdsa',
+    acceptedHashAlgs: derivedList(ctx.acceptHashAlgs, hashAlgLists, (l) => l.filter(isHashAlg)),
+    acceptedSignAlgs: derivedList(ctx.acceptSignAlgs, signAlgLists, (l) =>
+      l.filter((a): a is QuoteSignAlg => a === 'rsassa' || a === 'rsapss' || a === 'ecdsa'),
     ),
   });
   if (!verdict.ok) return { ...out, events: [{ ...verdict.failure }] };

@@ -55,6 +55,12 @@ interface Row {
   values: unknown[];
 }
 
+/** Which columns a patch sets (sorted by column name) and the property behind each. */
+interface PatchShape {
+  readonly columns: ColumnMetadata[];
+  readonly props: string[];
+}
+
 function cmp(a: ColumnMetadata, b: ColumnMetadata): number {
   return a.databaseName < b.databaseName ? -1 : a.databaseName > b.databaseName ? 1 : 0;
 }
@@ -162,6 +168,7 @@ function updateSqlite(
 export class VerifierStore {
   private readonly writes = new SerialQueue();
   private readonly pending = new Map<string, QueuedPatch>();
+  private readonly shapes = new Map<string, PatchShape>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   /** Called with the ids whose guarded update hit a final state or a deleted row. */
@@ -299,44 +306,76 @@ export class VerifierStore {
     runner: QueryRunner,
     batch: ReadonlyArray<[string, QueuedPatch]>,
   ): Promise<string[]> {
-    const metadata = this.opened.dataSource.getMetadata(AGENT_TABLE);
-    const groups = new Map<string, { columns: ColumnMetadata[]; guarded: boolean; rows: Row[] }>();
+    // Groups by (guard, shape): shapes are cached objects, so no key string is built per row.
+    const groups = [new Map<PatchShape, Row[]>(), new Map<PatchShape, Row[]>()];
     const misses: string[] = [];
+    const driver = runner.connection.driver;
     for (const [agentId, q] of batch) {
-      const cells: { column: ColumnMetadata; value: unknown }[] = [];
-      for (const [key, value] of Object.entries(q.patch) as [string, unknown][]) {
-        // TypeORM skips undefined properties too.
-        if (value === undefined) continue;
-        const column = metadata.findColumnWithPropertyName(key);
-        if (!column) throw new Error(`verifiermain has no property ${key}`);
-        const stored: unknown = runner.connection.driver.preparePersistentValue(value, column);
-        // better-sqlite3 binds no booleans (TypeORM's runner maps them the same way).
-        cells.push({ column, value: typeof stored === 'boolean' ? Number(stored) : stored });
-      }
-      if (cells.length === 0) {
+      const shape = this.shapeOf(q.patch);
+      if (shape === undefined) {
         // Nothing to set: keep TypeORM's own behaviour for this odd case.
         const repo = runner.manager.getRepository<AgentRow>(AGENT_TABLE);
         const n = await this.applyPatch(repo, agentId, q.patch, q.guarded);
         if (n === 0 && q.guarded) misses.push(agentId);
         continue;
       }
-      cells.sort((a, b) => cmp(a.column, b.column));
-      const key = `${q.guarded ? 'g' : 'u'}:${cells.map((c) => c.column.databaseName).join(',')}`;
-      let group = groups.get(key);
-      if (!group) {
-        group = { columns: cells.map((c) => c.column), guarded: q.guarded, rows: [] };
-        groups.set(key, group);
+      const patch = q.patch as Record<string, unknown>;
+      const values: unknown[] = new Array(shape.columns.length);
+      for (let i = 0; i < values.length; i++) {
+        const stored: unknown = driver.preparePersistentValue(
+          patch[shape.props[i] as string],
+          shape.columns[i] as ColumnMetadata,
+        );
+        // better-sqlite3 binds no booleans (TypeORM's runner maps them the same way).
+        values[i] = typeof stored === 'boolean' ? Number(stored) : stored;
       }
-      group.rows.push({ agentId, values: cells.map((c) => c.value) });
+      const group = groups[q.guarded ? 1 : 0] as Map<PatchShape, Row[]>;
+      let rows = group.get(shape);
+      if (!rows) group.set(shape, (rows = []));
+      rows.push({ agentId, values });
     }
     const postgres = runner.connection.driver.options.type === 'postgres';
-    for (const g of groups.values()) {
-      const hit = postgres
-        ? await updatePostgres(runner, g.columns, g.guarded, g.rows)
-        : updateSqlite(runner, g.columns, g.guarded, g.rows);
-      if (g.guarded) for (const r of g.rows) if (!hit.has(r.agentId)) misses.push(r.agentId);
+    for (const guarded of [false, true]) {
+      for (const [shape, rows] of groups[guarded ? 1 : 0] as Map<PatchShape, Row[]>) {
+        const hit = postgres
+          ? await updatePostgres(runner, shape.columns, guarded, rows)
+          : updateSqlite(runner, shape.columns, guarded, rows);
+        if (guarded) for (const r of rows) if (!hit.has(r.agentId)) misses.push(r.agentId);
+      }
     }
     return misses;
+  }
+
+  /**
+   * The columns a patch sets, sorted by column name, with the property behind each; cached by the
+   * patch's property names (a few shapes in practice). Undefined properties are left out, as
+   * TypeORM does. Undefined when nothing is left.
+   */
+  private shapeOf(patch: AgentPatch): PatchShape | undefined {
+    const all = patch as Record<string, unknown>;
+    let props = Object.keys(all);
+    for (const p of props) {
+      if (all[p] === undefined) {
+        props = props.filter((k) => all[k] !== undefined);
+        break;
+      }
+    }
+    if (props.length === 0) return undefined;
+    const id = props.join(',');
+    let shape = this.shapes.get(id);
+    if (shape === undefined) {
+      const metadata = this.opened.dataSource.getMetadata(AGENT_TABLE);
+      const cells = props.map((prop) => {
+        const column = metadata.findColumnWithPropertyName(prop);
+        if (!column) throw new Error(`verifiermain has no property ${prop}`);
+        return { prop, column };
+      });
+      cells.sort((a, b) => cmp(a.column, b.column));
+      shape = { columns: cells.map((c) => c.column), props: cells.map((c) => c.prop) };
+      // Bounded: patch shapes come from a few code paths, not from input.
+      if (this.shapes.size < 256) this.shapes.set(id, shape);
+    }
+    return shape;
   }
 
   private async applyPatch(
