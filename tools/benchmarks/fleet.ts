@@ -923,12 +923,22 @@ async function agentStatuses(
   verifierPort: number,
 ): Promise<AgentStatus[] | undefined> {
   // After a restart, the kept-alive connection to the old process fails once: a missing answer.
+  const started = Date.now();
   const r = await tenant(`https://127.0.0.1:${verifierPort}/${API}/agents/?bulk=1`).catch(
-    () => undefined,
+    (e: unknown) => {
+      progress(`bulk agent status read failed after ${Date.now() - started} ms: ${String(e)}`);
+      return undefined;
+    },
   );
+  if (r !== undefined && r.status !== 200)
+    progress(`bulk agent status read: HTTP ${r.status} ${r.body.slice(0, 300)}`);
   if (r?.status !== 200) return undefined;
   const results = (JSON.parse(r.body) as { results?: Record<string, AgentStatus> }).results;
-  return Object.values(results ?? {});
+  const all = Object.values(results ?? {});
+  progress(
+    `bulk agent status read: ${all.length} agents, ${(r.body.length / 1048576).toFixed(1)} MiB in ${Date.now() - started} ms`,
+  );
+  return all;
 }
 
 /**
