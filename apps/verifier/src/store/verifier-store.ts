@@ -154,7 +154,11 @@ function updateSqlite(
   let cache = sqliteStatements.get(db);
   if (!cache) sqliteStatements.set(db, (cache = new Map<string, SqliteStatement>()));
   let stmt = cache.get(sql);
-  if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    // Bounded like the patch shapes the SQL comes from.
+    if (cache.size < 256) cache.set(sql, stmt);
+  }
   for (const r of rows) {
     const info = guarded
       ? stmt.run(...r.values, r.agentId, ...FINAL_STATES)
@@ -310,6 +314,7 @@ export class VerifierStore {
     const groups = [new Map<PatchShape, Row[]>(), new Map<PatchShape, Row[]>()];
     const misses: string[] = [];
     const driver = runner.connection.driver;
+    const postgres = driver.options.type === 'postgres';
     for (const [agentId, q] of batch) {
       const shape = this.shapeOf(q.patch);
       if (shape === undefined) {
@@ -327,14 +332,13 @@ export class VerifierStore {
           shape.columns[i] as ColumnMetadata,
         );
         // better-sqlite3 binds no booleans (TypeORM's runner maps them the same way).
-        values[i] = typeof stored === 'boolean' ? Number(stored) : stored;
+        values[i] = !postgres && typeof stored === 'boolean' ? Number(stored) : stored;
       }
       const group = groups[q.guarded ? 1 : 0] as Map<PatchShape, Row[]>;
       let rows = group.get(shape);
       if (!rows) group.set(shape, (rows = []));
       rows.push({ agentId, values });
     }
-    const postgres = runner.connection.driver.options.type === 'postgres';
     for (const guarded of [false, true]) {
       for (const [shape, rows] of groups[guarded ? 1 : 0] as Map<PatchShape, Row[]>) {
         const hit = postgres
