@@ -250,6 +250,27 @@ describe.each(backends)('verifier REST API on %s', (_name, usePostgres) => {
     ).toBe(404);
   });
 
+  it("gives in the bulk listing the same policy flags as each agent's own status", async () => {
+    // The bulk listing reads each policy row once for all agents; agents here differ in their
+    // measured-boot policy (a4 has one), so a flag leaking between agents shows.
+    const bulk = (await v.request('GET', '/v2.6/agents/?bulk=1')).json().results as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(Object.keys(bulk).length).toBeGreaterThanOrEqual(2);
+    const flags = new Set<unknown>();
+    for (const [id, st] of Object.entries(bulk)) {
+      const own = (await v.request('GET', `/v2.6/agents/${id}`)).json().results;
+      expect([id, st['has_mb_refstate'], st['has_runtime_policy']]).toEqual([
+        id,
+        own['has_mb_refstate'],
+        own['has_runtime_policy'],
+      ]);
+      flags.add(st['has_mb_refstate']);
+    }
+    expect([...flags].sort()).toEqual([0, 1]);
+  });
+
   it('leaves no policy rows behind when the measured-boot policy check refuses an enrolment', async () => {
     const names = async (): Promise<unknown> =>
       (await v.request('GET', '/v2.6/allowlists/')).json().results['runtimepolicy names'];
