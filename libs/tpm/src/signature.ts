@@ -6,6 +6,7 @@
 import { Writer, decodeAll } from '@keylime/core';
 import type { Reader } from '@keylime/core';
 import { TpmAlg } from './constants';
+import { derLengthSize, writeDerLength } from './der';
 import type { TpmAlgId } from './constants';
 import { TpmErrorCode, tpmError } from './errors';
 
@@ -146,40 +147,19 @@ export function ecdsaSignatureToDer(s: TpmtSignatureEcdsa, coordinateSize: numbe
   const sv = stripInteger(s.signatureS, coordinateSize, 's');
   const rLen = r.length + ((r[0] as number) >= 0x80 ? 1 : 0);
   const sLen = sv.length + ((sv[0] as number) >= 0x80 ? 1 : 0);
-  const body = 1 + lengthSize(rLen) + rLen + 1 + lengthSize(sLen) + sLen;
-  const out = new Uint8Array(1 + lengthSize(body) + body);
+  const body = 1 + derLengthSize(rLen) + rLen + 1 + derLengthSize(sLen) + sLen;
+  const out = new Uint8Array(1 + derLengthSize(body) + body);
   out[0] = 0x30;
-  let at = writeLength(out, 1, body);
+  let at = writeDerLength(out, 1, body);
   at = writeDerInteger(out, at, r, rLen);
   writeDerInteger(out, at, sv, sLen);
   return out;
 }
 
-/** Bytes of a DER definite length: short form, 0x81 or 0x82. */
-function lengthSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x100 ? 2 : 3;
-}
-
-function writeLength(out: Uint8Array, at: number, n: number): number {
-  if (n < 0x80) {
-    out[at] = n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = 0x81;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  out[at] = 0x82;
-  out[at + 1] = n >> 8;
-  out[at + 2] = n & 0xff;
-  return at + 3;
-}
-
 /** INTEGER `v` with content length `len` at `at`; a 0x00 pad, when `len` has one, is already zero. */
 function writeDerInteger(out: Uint8Array, at: number, v: Uint8Array, len: number): number {
   out[at] = 0x02;
-  const content = writeLength(out, at + 1, len);
+  const content = writeDerLength(out, at + 1, len);
   out.set(v, content + len - v.length);
   return content + len;
 }
