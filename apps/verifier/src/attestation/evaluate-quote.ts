@@ -107,6 +107,12 @@ function derivedList<T>(
   return out;
 }
 
+// Module-level, so a cache hit allocates no closure per quote.
+const hashAlgsOf = (l: readonly string[]): HashAlg[] => l.filter(isHashAlg);
+const signAlgsOf = (l: readonly string[]): QuoteSignAlg[] =>
+  l.filter((a): a is QuoteSignAlg => a === 'rsassa' || a === 'rsapss' || a === 'ecdsa');
+const encAlgsOf = (l: readonly string[]): string[] => l.map(normaliseEncAlg);
+
 function invalidData(message: string): AttestationEvent {
   return event(QuoteEventId.InvalidData, message, false);
 }
@@ -174,9 +180,7 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
   }
   if (
     ctx.stateless !== true &&
-    !derivedList(ctx.acceptEncAlgs, encAlgLists, (l) => l.map(normaliseEncAlg)).includes(
-      normaliseEncAlg(r.enc_alg),
-    )
+    !derivedList(ctx.acceptEncAlgs, encAlgLists, encAlgsOf).includes(normaliseEncAlg(r.enc_alg))
   ) {
     return {
       ...out,
@@ -206,10 +210,8 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
     ak: ctx.ak,
     nonce: ctx.nonce,
     hashAlg,
-    acceptedHashAlgs: derivedList(ctx.acceptHashAlgs, hashAlgLists, (l) => l.filter(isHashAlg)),
-    acceptedSignAlgs: derivedList(ctx.acceptSignAlgs, signAlgLists, (l) =>
-      l.filter((a): a is QuoteSignAlg => a === 'rsassa' || a === 'rsapss' || a === 'ecdsa'),
-    ),
+    acceptedHashAlgs: derivedList(ctx.acceptHashAlgs, hashAlgLists, hashAlgsOf),
+    acceptedSignAlgs: derivedList(ctx.acceptSignAlgs, signAlgLists, signAlgsOf),
   });
   if (!verdict.ok) return { ...out, events: [{ ...verdict.failure }] };
   const quote = verdict.value;
