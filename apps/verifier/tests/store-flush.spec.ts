@@ -162,6 +162,41 @@ describe.each(backends)('verifier store batch flush on %s', (_name, usePostgres)
     expect(misses.sort()).toEqual(['dead', 'failed', 'gone']);
   });
 
+  it('lets concurrent flushes share a batch, so a flush under load waits for two at most', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `load-${i}`);
+    for (const id of ids) await store.insertAgent(agentRow(id));
+    await store.insertAgent(agentRow('probe'));
+    // A loaded verifier: every tick a quote result is queued and someone flushes (timers, reads).
+    const last = new Map<string, number>();
+    const flushes: Promise<void>[] = [];
+    let running = true;
+    let n = 0;
+    const producer = (async () => {
+      while (running) {
+        const id = ids[n % ids.length] ?? '';
+        n += 1;
+        store.queueUpdate(id, { attestationCount: n });
+        last.set(id, n);
+        flushes.push(store.flush());
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    store.queueUpdate('probe', { attestationCount: 42 });
+    const before = store.batchesWritten;
+    await store.flush();
+    // The batch in flight, then the one that took the probe's patch.
+    expect(store.batchesWritten - before).toBeLessThanOrEqual(2);
+    running = false;
+    await producer;
+    await Promise.all(flushes);
+    expect((await store.getAgent('probe'))?.attestationCount).toBe(42);
+    // Every agent holds the last patch queued for it: nothing lost or reordered under load.
+    for (const [id, count] of last)
+      expect((await store.getAgent(id))?.attestationCount).toBe(count);
+  });
+
   it('writes batches larger than one statement chunk', async () => {
     const n = 1_234;
     const ids = Array.from({ length: n }, (_, i) => `bulk-${String(i).padStart(5, '0')}`);

@@ -174,7 +174,11 @@ export class VerifierStore {
   private readonly pending = new Map<string, QueuedPatch>();
   private readonly shapes = new Map<string, PatchShape>();
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  /** The batch being written, if any. */
+  private inFlight: Promise<void> | undefined;
+  /** The batch that will take every queued patch once the one in flight is written. */
+  private nextBatch: Promise<void> | undefined;
+  private batches = 0;
   /** Called with the ids whose guarded update hit a final state or a deleted row. */
   onGuardMiss: (agentId: string) => void = () => undefined;
   /**
@@ -272,29 +276,52 @@ export class VerifierStore {
     }, this.flushIntervalMs);
   }
 
-  /** Writes every queued patch; resolves when they are in the database. */
+  /**
+   * Writes every queued patch; resolves when they are in the database. Callers share the next
+   * batch, so a flush waits for at most the batch in flight and that one, however many timers and
+   * API reads flush at once. (Each caller once queued its own turn: where a write took longer than
+   * the flush interval, the turns piled up without bound and an API read waited over a minute.)
+   */
   async flush(): Promise<void> {
     if (this.beforeFlush) await this.beforeFlush();
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.flushing) await this.flushing;
+    if (this.pending.size > 0 || this.nextBatch) await (this.nextBatch ??= this.writeNextBatch());
+    else if (this.inFlight) await this.inFlight;
+  }
+
+  /** Batches written so far (for tests and statistics). */
+  get batchesWritten(): number {
+    return this.batches;
+  }
+
+  /** Waits for the batch in flight, then takes every queued patch as the next batch and writes it. */
+  private async writeNextBatch(): Promise<void> {
+    // Always awaits once, even with nothing in flight: the caller must have stored this promise as
+    // nextBatch before it is cleared here.
+    do await this.inFlight?.catch(() => undefined);
+    while (this.inFlight);
+    // From here on, new patches belong to a later batch.
+    this.nextBatch = undefined;
     if (this.pending.size === 0) return;
     const batch = [...this.pending.entries()];
     this.pending.clear();
     const misses: string[] = [];
-    this.flushing = this.writes.run(async () => {
+    const written = this.writes.run(async () => {
       await this.opened.dataSource.transaction(async (m) => {
         const runner = m.queryRunner;
         if (!runner) throw new Error('transaction without a query runner');
         misses.push(...(await this.writeBatch(runner, batch)));
       });
     });
+    this.inFlight = written;
     try {
-      await this.flushing;
+      await written;
+      this.batches++;
     } finally {
-      this.flushing = undefined;
+      if (this.inFlight === written) this.inFlight = undefined;
     }
     for (const id of misses) this.onGuardMiss(id);
   }
