@@ -20,7 +20,7 @@ import https from 'node:https';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createSelfSignedLeaf, createTestPki } from '@keylime/server/src/testing/openssl-pki';
-import { AgentClient } from '../../apps/verifier/src/attestation/agent-client';
+import { AgentClient, mtlsPinOf } from '../../apps/verifier/src/attestation/agent-client';
 import type {
   AgentClientOptions,
   AgentEndpoint,
@@ -79,7 +79,7 @@ class OldAgentClient {
   private readonly agent: https.Agent;
 
   constructor(
-    readonly endpoint: AgentEndpoint,
+    readonly endpoint: { readonly ip: string; readonly port: number; readonly mtlsCert: string },
     tls: ClientTls,
     private readonly options: AgentClientOptions,
   ) {
@@ -195,7 +195,8 @@ async function each<C>(
 }
 
 async function runClient(setup: ClientSetup): Promise<ClientResult> {
-  const endpoint: AgentEndpoint = { ip: '127.0.0.1', port: setup.port, mtlsCert: setup.agentCert };
+  const address = { ip: '127.0.0.1', port: setup.port };
+  const endpoint: AgentEndpoint = { ...address, mtlsPin: mtlsPinOf(setup.agentCert) };
   // One ClientTls object for every client, as the verifier has: per-object caches stay shared.
   const tls: ClientTls = {
     ...setup.tls,
@@ -203,7 +204,7 @@ async function runClient(setup: ClientSetup): Promise<ClientResult> {
   };
   const make = (): AgentClient | OldAgentClient =>
     setup.variant === 'old'
-      ? new OldAgentClient(endpoint, tls, OPTIONS)
+      ? new OldAgentClient({ ...address, mtlsCert: setup.agentCert }, tls, OPTIONS)
       : new AgentClient(endpoint, tls, OPTIONS);
   // Warm the code paths (and the shared context or identity) outside the measurement.
   const warm = make();

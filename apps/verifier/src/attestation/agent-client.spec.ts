@@ -15,7 +15,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createSelfSignedLeaf, createTestPki } from '@keylime/server/src/testing/openssl-pki';
 import type { TestPki } from '@keylime/server/src/testing/openssl-pki';
-import { AgentClient } from './agent-client';
+import { AgentClient, mtlsPinOf } from './agent-client';
 import type { AgentClientOptions, ClientTls } from './agent-client';
 
 interface Identity {
@@ -190,7 +190,7 @@ const ok = (body: string, extra = ''): string =>
 const OK_BODY = '{"code":200,"status":"Success","results":{"ok":true}}';
 
 function client(port: number, mtlsCert: string | null = agentA.cert, t = clientTls, o = opts) {
-  return new AgentClient({ ip: '127.0.0.1', port, mtlsCert }, t, o);
+  return new AgentClient({ ip: '127.0.0.1', port, mtlsPin: mtlsPinOf(mtlsCert) }, t, o);
 }
 
 /** Cipher suites offered by each ClientHello that passes through a TCP relay to `target`. */
@@ -622,7 +622,7 @@ describe('AgentClient over plain HTTP', () => {
     const agent = await httpAgent();
     const c1 = client(agent.port, 'disabled');
     const c2 = new AgentClient(
-      { ip: '127.0.0.1', port: agent.port, mtlsCert: agentA.cert },
+      { ip: '127.0.0.1', port: agent.port, mtlsPin: mtlsPinOf(agentA.cert) },
       undefined,
       opts,
     );
@@ -817,7 +817,7 @@ describe('AgentClient response parsing', () => {
     });
     if (!listening) return; // no IPv6 loopback on this machine
     const port = (server.address() as AddressInfo).port;
-    const c = new AgentClient({ ip: '::1', port, mtlsCert: null }, undefined, opts);
+    const c = new AgentClient({ ip: '::1', port, mtlsPin: null }, undefined, opts);
     try {
       expect(await c.get('/x')).toMatchObject({ kind: 'response', results: `[::1]:${port}` });
     } finally {

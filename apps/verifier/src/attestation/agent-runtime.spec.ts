@@ -2,7 +2,7 @@
  * @module agent-runtime.spec: what the loop keeps per agent. Agents enrolled alike share their
  * parsed, frozen enrolment (algorithm lists, tpm_policy, empty IMA state) instead of a copy each.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { EK_LOW_TEMPLATE, TpmAlg, encodeTpm2bPublic, tpmPublicFromKeyObject } from '@keylime/tpm';
 import type { AgentRow } from '../store/schema';
 import { runtimeFromRow } from './agent-runtime';
@@ -109,5 +109,20 @@ describe('runtimeFromRow', () => {
     const c = runtimeFromRow(row('c', { ...saved, learnedImaKeyrings: '{}' }), '2.6');
     expect(c.imaState.nextEntry).toBe(5);
     expect(c.imaState.learnedKeyrings).toBe(a.imaState.learnedKeyrings);
+  });
+
+  it('keeps the enrolled mtls_cert as its SHA-256 pin only', () => {
+    const der = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) & 0xff));
+    const b64 = der.toString('base64');
+    const pem = `-----BEGIN CERTIFICATE-----\n${b64.slice(0, 64)}\n${b64.slice(64)}\n-----END CERTIFICATE-----\n`;
+    const rt = runtimeFromRow(row('pinned', { mtlsCert: pem }), '2.6');
+    expect(rt.mtlsPin).toBe(createHash('sha256').update(der).digest('base64'));
+    expect(Object.values(rt).some((v) => typeof v === 'string' && v.includes('CERTIFICATE'))).toBe(
+      false,
+    );
+    // Plain HTTP, and TLS where only a configured CA can vouch (no usable certificate text).
+    expect(runtimeFromRow(row('plain', { mtlsCert: null }), '2.6').mtlsPin).toBeNull();
+    expect(runtimeFromRow(row('off', { mtlsCert: 'disabled' }), '2.6').mtlsPin).toBeNull();
+    expect(runtimeFromRow(row('ca', { mtlsCert: 'not a certificate' }), '2.6').mtlsPin).toBe('');
   });
 });

@@ -10,7 +10,8 @@ import { INITIAL_CLOCK_INFO, prepareQuoteKey } from '@keylime/tpm';
 import type { QuoteVerificationKey, TpmsClockInfo } from '@keylime/tpm';
 import { readJsonColumn, readPolicyText, readStringList } from '../store/columns';
 import type { AgentRow } from '../store/schema';
-import type { AgentClient } from './agent-client';
+import { mtlsPinOf } from './agent-client';
+import type { AgentClient, MtlsPin } from './agent-client';
 import { sharedTpmPolicy } from './tpm-policy';
 import type { TpmPolicy } from './tpm-policy';
 
@@ -18,7 +19,8 @@ export interface AgentRuntime {
   readonly agentId: string;
   readonly ip: string;
   readonly port: number;
-  readonly mtlsCert: string | null;
+  /** The enrolled `mtls_cert` as the client checks it (the PEM itself is not kept). */
+  readonly mtlsPin: MtlsPin;
   apiVersion: string;
   /** V, base64 as stored (a string costs less per agent than a Buffer; decoded only to encrypt). */
   readonly v: string | null;
@@ -103,7 +105,7 @@ export function runtimeFromRow(row: AgentRow, defaultVersion: string): AgentRunt
     agentId: row.agentId,
     ip: row.ip,
     port: row.port,
-    mtlsCert: row.mtlsCert,
+    mtlsPin: mtlsPinOf(row.mtlsCert),
     apiVersion: row.supportedVersion ?? defaultVersion,
     v: row.v ? row.v : null,
     tpmPolicyText: tpmPolicy.text,

@@ -119,7 +119,7 @@ export async function runAttestationWorker(
             apiVersion: t.apiVersion,
             ip: t.client.endpoint.ip,
             port: t.client.endpoint.port,
-            mtlsCert: t.client.endpoint.mtlsCert,
+            mtlsPin: t.client.endpoint.mtlsPin,
           })),
         );
         break;

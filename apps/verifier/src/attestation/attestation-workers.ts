@@ -246,15 +246,14 @@ export class AttestationWorkers implements AttestationControl {
     const seen = new Set<string>();
     const out: NotificationTarget[] = [];
     for (const t of lists.flat()) {
-      const key = `${t.agentId}\n${t.ip}\n${t.port}\n${t.mtlsCert ?? ''}`;
+      const key = `${t.agentId}\n${t.ip}\n${t.port}\n${t.mtlsPin ?? 'plain'}`;
       seen.add(key);
       let client = this.clients.get(key);
       if (!client) {
-        client = new AgentClient(
-          { ip: t.ip, port: t.port, mtlsCert: t.mtlsCert },
-          this.o.clientTls,
-          { timeoutMs: this.o.requestTimeoutMs, maxResponseBytes: this.o.maxResponseBytes },
-        );
+        client = new AgentClient({ ip: t.ip, port: t.port, mtlsPin: t.mtlsPin }, this.o.clientTls, {
+          timeoutMs: this.o.requestTimeoutMs,
+          maxResponseBytes: this.o.maxResponseBytes,
+        });
         this.clients.set(key, client);
       }
       out.push({ agentId: t.agentId, apiVersion: t.apiVersion, client });

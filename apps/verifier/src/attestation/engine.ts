@@ -218,7 +218,7 @@ export class AttestationEngine implements AttestationControl {
 
   private clientOf(rt: AgentRuntime): AgentClient {
     rt.client ??= new AgentClient(
-      { ip: rt.ip, port: rt.port, mtlsCert: rt.mtlsCert },
+      { ip: rt.ip, port: rt.port, mtlsPin: rt.mtlsPin },
       this.deps.clientTls,
       {
         timeoutMs: this.deps.settings.requestTimeoutMs,

@@ -7,6 +7,7 @@ import type { ConfigLoadOptions } from '@keylime/config';
 import type { LogFields, LogLevel } from '@keylime/core';
 import type { RevocationEvent } from '../revocation/notifier';
 import type { AgentRow } from '../store/schema';
+import type { MtlsPin } from './agent-client';
 
 export const WORKER_KIND = 'keylime-verifier-attestation-worker';
 
@@ -46,7 +47,7 @@ export interface TargetInfo {
   readonly apiVersion: string;
   readonly ip: string;
   readonly port: number;
-  readonly mtlsCert: string | null;
+  readonly mtlsPin: MtlsPin;
 }
 
 export type ToWorker =
