@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyRevocationMessage } from '@keylime/crypto';
+import { DataPcrBinding } from '@keylime/tpm';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the simulator is a test tool in tools/fleet, not a lib
 import {
   SimulatedAgent,
@@ -291,7 +292,9 @@ describe('attestation loop against simulated agents', () => {
     await waitFor(() => (agent.vkeys.length >= 2 ? true : undefined));
     expect(agent.vkeys[1]?.equals(Buffer.alloc(32, 7))).toBe(true);
     await waitFor(() => (rt.state === 3 && !rt.provideV ? true : undefined));
-    expect(rt.publicKey).toBe(other.nkPublicPem);
+    expect(rt.payloadKey?.equals(DataPcrBinding.of(other.nkPublicPem))).toBe(true);
+    // Neither the new key's PEM nor V's encryption stays in memory.
+    expect(rt.payloadKeyPemForV).toBeUndefined();
     expect(rt.encryptedV).toBeUndefined();
     expect((await status('rekey'))['operational_state']).toBe(3);
   });
@@ -308,6 +311,7 @@ describe('attestation loop against simulated agents', () => {
     // V went out again to the resumed agent, and its encryption was dropped after delivery.
     expect(engineOf(v).runtime('good-ecc')?.provideV).toBe(false);
     expect(engineOf(v).runtime('good-ecc')?.encryptedV).toBeUndefined();
+    expect(engineOf(v).runtime('good-ecc')?.payloadKeyPemForV).toBeUndefined();
     // Failed agents stay failed.
     expect((await status('tamper'))['operational_state']).toBe(9);
     expect((await status('hostile-hang'))['operational_state']).toBe(7);

@@ -137,7 +137,14 @@ export { parseQuoteString, formatQuoteString } from './quote-string';
 export type { QuoteParts } from './quote-string';
 
 // PCR replay
-export { TPM_DATA_PCR, pcrInitialValue, pcrExtend, pcrReplay, dataPcrValue } from './pcr';
+export {
+  TPM_DATA_PCR,
+  DataPcrBinding,
+  pcrInitialValue,
+  pcrExtend,
+  pcrReplay,
+  dataPcrValue,
+} from './pcr';
 
 // attestation verdicts (upstream event ids, incl. the `qoute_validation` spelling)
 export { QuoteEventId, DataPcrEventId } from './failure';

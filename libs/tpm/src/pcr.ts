@@ -3,7 +3,7 @@
  * and the PCR 16 value an agent's NK binding produces (verifier §3.4, upstream Tpm.sim_extend).
  */
 import { createHash } from 'node:crypto';
-import { DIGEST_SIZES } from '@keylime/crypto';
+import { DIGEST_SIZES, HASH_ALGS } from '@keylime/crypto';
 import type { HashAlg } from '@keylime/crypto';
 import { TpmErrorCode, tpmError } from './errors';
 
@@ -52,6 +52,41 @@ export function pcrReplay(
  * hex (verifier §3.4; agent-registrar-tenant §9 item 6). `pem` is the text exactly as the agent sent it.
  */
 export function dataPcrValue(bank: HashAlg, pem: string): string {
-  const measured = createHash(bank).update(pem, 'utf8').digest();
+  return dataPcrFromMeasured(bank, createHash(bank).update(pem, 'utf8').digest());
+}
+
+function dataPcrFromMeasured(bank: HashAlg, measured: Uint8Array): string {
   return Buffer.from(pcrExtend(bank, pcrInitialValue(bank), measured)).toString('hex');
+}
+
+/**
+ * An agent's NK as PCR 16 binds it, without the PEM: H(utf8(pem)) in every bank, held as one
+ * latin1 string (164 bytes). A verifier keeps one per attested agent; the PEM is ≈ 450.
+ */
+export class DataPcrBinding {
+  private constructor(private readonly digests: string) {}
+
+  static of(pem: string): DataPcrBinding {
+    return new DataPcrBinding(
+      HASH_ALGS.map((bank) =>
+        createHash(bank).update(pem, 'utf8').digest().toString('latin1'),
+      ).join(''),
+    );
+  }
+
+  /** The PCR 16 value the key produces in `bank`, lower-case hex (as dataPcrValue). */
+  expected(bank: HashAlg): string {
+    let at = 0;
+    for (const b of HASH_ALGS) {
+      if (b === bank) break;
+      at += sizeOf(b);
+    }
+    const measured = Buffer.from(this.digests.slice(at, at + sizeOf(bank)), 'latin1');
+    return dataPcrFromMeasured(bank, measured);
+  }
+
+  /** The same key text (equal digests in every bank). */
+  equals(other: DataPcrBinding): boolean {
+    return this.digests === other.digests;
+  }
 }

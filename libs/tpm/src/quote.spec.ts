@@ -8,7 +8,7 @@ import { TpmAlg, TpmSt } from './constants';
 import { DataPcrEventId, QuoteEventId } from './failure';
 import { tpmHash } from './hash';
 import { EK_LOW_TEMPLATE, tpmPublicFromKeyObject } from './keys';
-import { dataPcrValue, pcrExtend, pcrInitialValue, pcrReplay } from './pcr';
+import { DataPcrBinding, dataPcrValue, pcrExtend, pcrInitialValue, pcrReplay } from './pcr';
 import { encodePcrBlob, pcrBlobFromValues } from './pcr-blob';
 import { pcrSelection } from './pcr-selection';
 import { decodeTpm2bPublic, encodeTpm2bPublic } from './public';
@@ -365,5 +365,31 @@ describe('PCR replay and the PCR 16 binding', () => {
     expect(
       checkDataPcr({ ...v.value, pcrs: new Map([[16, dataPcrValue('sha256', pem)]]) }, pem),
     ).toBeUndefined();
+  });
+
+  it('keeps a key as its DataPcrBinding, with the PCR 16 value of the PEM in every bank', () => {
+    const pem = specVectors.pcr16Binding.pem;
+    const binding = DataPcrBinding.of(pem);
+    expect(binding.expected('sha256')).toBe(specVectors.pcr16Binding.expected);
+    for (const bank of ['sha1', 'sha256', 'sha384', 'sha512'] as const)
+      expect(binding.expected(bank)).toBe(dataPcrValue(bank, pem));
+    expect(binding.equals(DataPcrBinding.of(pem))).toBe(true);
+    expect(binding.equals(DataPcrBinding.of(`${pem}\n`))).toBe(false);
+    const v = verifyQuote(upstreamQuote, {
+      ak: akFromPem(cq.akPem),
+      nonce: cq.nonce,
+      hashAlg: 'sha256',
+    });
+    if (!v.ok) throw new Error('quote should verify');
+    // The quote's bank picks the digest: a SHA-384 quote of this key's PCR 16 holds.
+    const sha384 = {
+      ...v.value,
+      hashAlg: 'sha384' as const,
+      pcrs: new Map([[16, dataPcrValue('sha384', pem)]]),
+    };
+    expect(checkDataPcr(sha384, binding)).toBeUndefined();
+    expect(checkDataPcr(sha384, DataPcrBinding.of('another key'))?.id).toBe(
+      DataPcrEventId.InvalidPcr16,
+    );
   });
 });

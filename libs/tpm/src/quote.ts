@@ -19,6 +19,7 @@ import { decodePcrBlob, pcrBlobValues } from './pcr-blob';
 import { scanPcrBlobLayout } from './pcr-blob-scan';
 import type { PcrBlobLayout } from './pcr-blob-scan';
 import { TPM_DATA_PCR, dataPcrValue } from './pcr';
+import type { DataPcrBinding } from './pcr';
 import type { TpmlPcrSelection } from './pcr-selection';
 import { decodeTpm2bPublic } from './public';
 import type { TpmtPublic } from './public';
@@ -349,21 +350,25 @@ export function checkClockInfo(
 
 /**
  * PCR 16 binding of the agent's NK (verifier §3.4, pull mode only): PCR 16 must be quoted and equal
- * H(zeros ‖ H(pubkey PEM)). Returns the recoverable event, or undefined when the binding holds.
+ * H(zeros ‖ H(pubkey PEM)). The key is its PEM or its DataPcrBinding. Returns the recoverable
+ * event, or undefined when the binding holds.
  */
 export function checkDataPcr(
   quote: VerifiedQuote,
-  pubkeyPem: string | undefined,
+  pubkey: string | DataPcrBinding | undefined,
 ): FailureEvent | undefined {
   const got = quote.pcrs.get(TPM_DATA_PCR);
-  if (got === undefined || pubkeyPem === undefined) {
+  if (got === undefined || pubkey === undefined) {
     return {
       id: DataPcrEventId.MissingPcr16,
       context: { message: `Data PCR ${TPM_DATA_PCR} is missing in quote, but is required` },
       recoverable: true,
     };
   }
-  const expected = dataPcrValue(quote.hashAlg, pubkeyPem);
+  const expected =
+    typeof pubkey === 'string'
+      ? dataPcrValue(quote.hashAlg, pubkey)
+      : pubkey.expected(quote.hashAlg);
   if (got === expected) return undefined;
   return { id: DataPcrEventId.InvalidPcr16, context: { got, expected }, recoverable: true };
 }

@@ -6,7 +6,7 @@
 import { deserializeImaState, initialImaState, isHashAlg, parseImaKeyring } from '@keylime/ima';
 import type { ImaAttestState, ImaKeyring } from '@keylime/ima';
 import type { OperationalState } from '@keylime/protocol';
-import { INITIAL_CLOCK_INFO, prepareQuoteKey } from '@keylime/tpm';
+import { DataPcrBinding, INITIAL_CLOCK_INFO, prepareQuoteKey } from '@keylime/tpm';
 import type { QuoteVerificationKey, TpmsClockInfo } from '@keylime/tpm';
 import { readJsonColumn, readPolicyText, readStringList } from '../store/columns';
 import type { AgentRow } from '../store/schema';
@@ -44,8 +44,11 @@ export interface AgentRuntime {
   wantPubkey: boolean;
   /** V still to be delivered (after enrolment, reactivation, restart, or a new payload key). */
   provideV: boolean;
-  publicKey: string | undefined;
-  /** V encrypted under `publicKey`, kept while V is pending (retries resend it), dropped once delivered. */
+  /** The agent's payload (NK) key as PCR 16 binds it; the PEM itself is not kept. */
+  payloadKey: DataPcrBinding | undefined;
+  /** The payload key's PEM, kept only until V is encrypted under it. */
+  payloadKeyPemForV: string | undefined;
+  /** V encrypted under the payload key, kept while V is pending (retries resend it), dropped once delivered. */
   encryptedV: string | undefined;
   imaState: ImaAttestState;
   clockInfo: TpmsClockInfo;
@@ -101,6 +104,7 @@ export function runtimeFromRow(row: AgentRow, defaultVersion: string): AgentRunt
   if (!tpmPolicy.ok) throw new Error(tpmPolicy.error);
   if (row.ip === null || row.port === null) throw new Error('agent has no address (push-mode row)');
   const keys = row.imaSignVerificationKeys ?? '';
+  const hasV = row.v !== null && row.v !== '';
   return {
     agentId: row.agentId,
     ip: row.ip,
@@ -123,8 +127,9 @@ export function runtimeFromRow(row: AgentRow, defaultVersion: string): AgentRunt
     state: (row.operationalState ?? 1) as OperationalState,
     numRetries: 0,
     wantPubkey: true,
-    provideV: row.v !== null && row.v !== '',
-    publicKey: row.publicKey ? row.publicKey : undefined,
+    provideV: hasV,
+    payloadKey: row.publicKey ? DataPcrBinding.of(row.publicKey) : undefined,
+    payloadKeyPemForV: hasV && row.publicKey ? row.publicKey : undefined,
     encryptedV: undefined,
     imaState: readImaState(row),
     clockInfo: readClockInfo(row.tpmClockinfo),

@@ -277,7 +277,7 @@ export class AttestationEngine implements AttestationControl {
   private async getQuote(rt: AgentRuntime): Promise<void> {
     if (rt.state === OperationalState.Start) rt.state = OperationalState.GetQuote;
     const nonce = randomNonce();
-    const partial = rt.wantPubkey || rt.publicKey === undefined ? 0 : 1;
+    const partial = rt.wantPubkey || rt.payloadKey === undefined ? 0 : 1;
     // No escaping needed: the nonce is [A-Za-z0-9], the mask was checked to be hex at enrolment.
     const res = await this.clientOf(rt).get(
       `/v${rt.apiVersion}/quotes/integrity?nonce=${nonce}&mask=${rt.tpmPolicy.mask}` +
@@ -321,7 +321,7 @@ export class AttestationEngine implements AttestationControl {
       acceptEncAlgs: rt.acceptEncAlgs,
       acceptSignAlgs: rt.acceptSignAlgs,
       tpmPolicy: rt.tpmPolicy,
-      cachedPubkey: rt.publicKey,
+      cachedPubkey: rt.payloadKey,
       clockInfo: rt.clockInfo,
       imaState: rt.imaState,
       runtimePolicy,
@@ -355,11 +355,17 @@ export class AttestationEngine implements AttestationControl {
     const now = nowSeconds();
     // Built in place rather than from spreads: one patch per quote, 5 000 a second.
     const patch: AgentPatch = algs;
-    if (outcome.pubkeyReceived !== undefined && outcome.pubkeyReceived !== rt.publicKey) {
-      rt.publicKey = outcome.pubkeyReceived;
+    const received = outcome.pubkeyBinding;
+    if (
+      received !== undefined &&
+      outcome.pubkeyReceived !== undefined &&
+      (rt.payloadKey === undefined || !received.equals(rt.payloadKey))
+    ) {
+      rt.payloadKey = received;
+      rt.payloadKeyPemForV = outcome.pubkeyReceived;
       rt.encryptedV = undefined;
       rt.provideV = rt.v !== null;
-      patch.publicKey = rt.publicKey;
+      patch.publicKey = outcome.pubkeyReceived;
     }
     const sticky = rt.state === OperationalState.InvalidQuote;
     const deliver = rt.provideV && rt.v !== null;
@@ -396,16 +402,20 @@ export class AttestationEngine implements AttestationControl {
   }
 
   private async provideV(rt: AgentRuntime): Promise<void> {
-    if (rt.v === null || rt.publicKey === undefined) {
+    if (rt.v !== null && rt.encryptedV === undefined && rt.payloadKeyPemForV !== undefined) {
+      // V itself is never logged; only its encryption under the agent's payload key leaves memory.
+      rt.encryptedV = Buffer.from(
+        rsaOaepEncrypt(rt.payloadKeyPemForV, Buffer.from(rt.v, 'base64')),
+      ).toString('base64');
+      // Kept until V is delivered, so the PEM is no longer needed.
+      rt.payloadKeyPemForV = undefined;
+    }
+    if (rt.v === null || rt.encryptedV === undefined) {
       rt.provideV = false;
       rt.state = OperationalState.GetQuote;
       this.next(rt, this.deps.settings.quoteIntervalMs);
       return;
     }
-    // V itself is never logged; only its encryption under the agent's payload key leaves memory.
-    rt.encryptedV ??= Buffer.from(
-      rsaOaepEncrypt(rt.publicKey, Buffer.from(rt.v, 'base64')),
-    ).toString('base64');
     const res = await this.clientOf(rt).post(`/v${rt.apiVersion}/keys/vkey`, {
       encrypted_key: rt.encryptedV,
     });

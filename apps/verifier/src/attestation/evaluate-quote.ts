@@ -11,7 +11,13 @@ import { bootAggregates, evaluateImaList, toHashAlg } from '@keylime/ima';
 import type { CompiledRuntimePolicy, ImaAttestState, ImaKeyring } from '@keylime/ima';
 import { evaluateMeasuredBoot, verifyEventLogBytes } from '@keylime/mba';
 import type { BankName, PolicyRegistry } from '@keylime/mba';
-import { QuoteEventId, checkClockInfo, checkDataPcr, verifyQuote } from '@keylime/tpm';
+import {
+  DataPcrBinding,
+  QuoteEventId,
+  checkClockInfo,
+  checkDataPcr,
+  verifyQuote,
+} from '@keylime/tpm';
 import type {
   QuoteSignAlg,
   QuoteVerificationKey,
@@ -47,8 +53,8 @@ export interface QuoteContext {
   readonly acceptEncAlgs: readonly string[];
   readonly acceptSignAlgs: readonly string[];
   readonly tpmPolicy: TpmPolicy;
-  /** Payload key (PEM) cached from an earlier quote. */
-  readonly cachedPubkey: string | undefined;
+  /** Payload key cached from an earlier quote (as PCR 16 binds it). */
+  readonly cachedPubkey: DataPcrBinding | undefined;
   readonly clockInfo: TpmsClockInfo;
   readonly imaState: ImaAttestState;
   readonly runtimePolicy: CompiledRuntimePolicy | undefined;
@@ -72,8 +78,10 @@ export interface QuoteOutcome {
   readonly hashAlg: string | undefined;
   readonly encAlg: string | undefined;
   readonly signAlg: string | undefined;
-  /** The agent sent `pubkey` (partial=0). */
+  /** The agent sent `pubkey` (partial=0): its PEM. */
   readonly pubkeyReceived: string | undefined;
+  /** The PCR 16 binding of `pubkeyReceived`. */
+  readonly pubkeyBinding: DataPcrBinding | undefined;
   /** New clock reference (only on success). */
   readonly clockInfo: TpmsClockInfo | undefined;
   /** IMA state to keep: advanced on success, reset after an IMA failure, unchanged without IMA. */
@@ -124,6 +132,7 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
     encAlg: undefined,
     signAlg: undefined,
     pubkeyReceived: undefined,
+    pubkeyBinding: undefined,
     clockInfo: undefined,
     imaState: ctx.imaState,
     imaEvaluated: false,
@@ -147,8 +156,10 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
     encAlg: r.enc_alg,
     signAlg: r.sign_alg,
     pubkeyReceived: r.pubkey ?? undefined,
+    pubkeyBinding:
+      r.pubkey === undefined || r.pubkey === null ? undefined : DataPcrBinding.of(r.pubkey),
   };
-  const pubkey = r.pubkey ?? ctx.cachedPubkey;
+  const pubkey = out.pubkeyBinding ?? ctx.cachedPubkey;
   if (pubkey === undefined && ctx.stateless !== true) {
     return {
       ...out,
