@@ -38,6 +38,8 @@ export interface StartVerifierOptions {
   readonly workerScript?: string;
   /** Node options of the worker threads (tests load TypeScript through a register hook). */
   readonly workerExecArgv?: readonly string[];
+  /** Called in the main thread whenever an attestation worker has started (also after a respawn). */
+  readonly onWorkerStarted?: () => void;
 }
 
 /** Where agents are attested: on the main thread, or in worker threads. */
@@ -111,6 +113,7 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
       requestTimeoutMs: config.requestTimeoutSeconds * 1000,
       maxResponseBytes: config.maxUploadSize,
       ...(options.workerExecArgv ? { execArgv: options.workerExecArgv } : {}),
+      ...(options.onWorkerStarted ? { onWorkerStarted: options.onWorkerStarted } : {}),
     }).catch(async (e: unknown) => {
       await store.close();
       throw e;

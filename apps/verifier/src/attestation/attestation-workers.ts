@@ -50,6 +50,8 @@ export interface AttestationWorkersOptions {
   readonly requestTimeoutMs: number;
   readonly maxResponseBytes: number;
   readonly execArgv?: readonly string[];
+  /** Called whenever a worker has started (also after a respawn). */
+  readonly onWorkerStarted?: () => void;
 }
 
 interface Pending {
@@ -115,6 +117,7 @@ export class AttestationWorkers implements AttestationControl {
       switch (m.t) {
         case 'ready':
           slot.started = true;
+          this.o.onWorkerStarted?.();
           settleReady?.resolve();
           break;
         case 'failed':
