@@ -65,9 +65,7 @@ function cmp(a: ColumnMetadata, b: ColumnMetadata): number {
   return a.databaseName < b.databaseName ? -1 : a.databaseName > b.databaseName ? 1 : 0;
 }
 
-/** PostgreSQL caps bind parameters per statement at 65 535. */
-const PG_MAX_PARAMS = 65_535;
-/** Keeps single statements (and their parse cost) moderate even for narrow patches. */
+/** Keeps single statements (and the arrays they carry) moderate. */
 const PG_MAX_ROWS = 1_000;
 
 /** The guard of applyPatch, as SQL over `prefix`operational_state. */
@@ -75,7 +73,34 @@ function guardSql(prefix: string, placeholders: string[]): string {
   return `(${prefix}"operational_state" IS NULL OR ${prefix}"operational_state" NOT IN (${placeholders.join(', ')}))`;
 }
 
-/** One UPDATE … FROM (VALUES …) per chunk; returns the agent ids whose row was updated. */
+/** The part of a pg client the batched write uses (named statements are prepared once per connection). */
+interface PgClient {
+  query(config: {
+    name: string;
+    text: string;
+    values: unknown[];
+  }): Promise<{ rows: { agent_id: string }[] }>;
+}
+
+/** Statement names by SQL text: one text per (columns, guard), so a handful in practice. */
+const pgStatementNames = new Map<string, string>();
+
+function pgStatementName(sql: string): string {
+  let name = pgStatementNames.get(sql);
+  if (name === undefined) {
+    name = `keylime_flush_${pgStatementNames.size + 1}`;
+    // Bounded like the patch shapes the SQL comes from; past that, unnamed (parsed each time).
+    if (pgStatementNames.size >= 256) return '';
+    pgStatementNames.set(sql, name);
+  }
+  return name;
+}
+
+/**
+ * One UPDATE … FROM unnest(column arrays) per chunk; returns the agent ids whose row was updated.
+ * The text depends only on the columns and the guard, so it is a named statement, parsed and
+ * planned once per connection, with one array parameter per column (not one per value).
+ */
 async function updatePostgres(
   runner: QueryRunner,
   columns: ColumnMetadata[],
@@ -83,39 +108,32 @@ async function updatePostgres(
   rows: Row[],
 ): Promise<Set<string>> {
   const hit = new Set<string>();
-  const perRow = columns.length + 1;
-  const guardParams = guarded ? FINAL_STATES.length : 0;
-  const chunk = Math.max(
-    1,
-    Math.min(PG_MAX_ROWS, Math.floor((PG_MAX_PARAMS - guardParams) / perRow)),
-  );
-  // Explicit casts: VALUES would otherwise type a column from its first row (NULL → text).
-  const casts = ['varchar', ...columns.map((c) => String(c.type))];
+  const types = ['varchar', ...columns.map((c) => String(c.type))];
   const names = ['agent_id', ...columns.map((c) => c.databaseName)].map((n) => `"${n}"`);
   const set = columns.map((c) => `"${c.databaseName}" = x."${c.databaseName}"`).join(', ');
-  for (let start = 0; start < rows.length; start += chunk) {
-    const part = rows.slice(start, start + chunk);
-    const params: unknown[] = [];
-    const tuples = part.map((r) => {
-      const ph = [r.agentId, ...r.values].map((v, i) => {
-        params.push(v);
-        return `$${params.length}::${casts[i]}`;
-      });
-      return `(${ph.join(', ')})`;
-    });
-    let sql =
-      `UPDATE "${AGENT_TABLE}" AS v SET ${set} FROM (VALUES ${tuples.join(', ')}) ` +
-      `AS x(${names.join(', ')}) WHERE v."agent_id" = x."agent_id"`;
-    if (guarded) {
-      const ph = FINAL_STATES.map((s) => {
-        params.push(s);
-        return `$${params.length}::integer`;
-      });
-      sql += ` AND ${guardSql('v.', ph)}`;
+  let sql =
+    `UPDATE "${AGENT_TABLE}" AS v SET ${set} ` +
+    `FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) AS x(${names.join(', ')}) ` +
+    'WHERE v."agent_id" = x."agent_id"';
+  if (guarded) {
+    const ph = FINAL_STATES.map((_, i) => `$${types.length + i + 1}::integer`);
+    sql += ` AND ${guardSql('v.', ph)}`;
+  }
+  sql += ' RETURNING v."agent_id"';
+  const name = pgStatementName(sql);
+  // The transaction's connection (TypeORM's runner has no named statements).
+  const client = await (runner as unknown as { connect(): Promise<PgClient> }).connect();
+  for (let start = 0; start < rows.length; start += PG_MAX_ROWS) {
+    const part = rows.length <= PG_MAX_ROWS ? rows : rows.slice(start, start + PG_MAX_ROWS);
+    const values: unknown[] = types.map(() => new Array<unknown>(part.length));
+    for (let r = 0; r < part.length; r++) {
+      const row = part[r] as Row;
+      (values[0] as unknown[])[r] = row.agentId;
+      for (let c = 0; c < columns.length; c++) (values[c + 1] as unknown[])[r] = row.values[c];
     }
-    sql += ' RETURNING v."agent_id"';
-    const result = await runner.query(sql, params, true);
-    for (const rec of result.records as { agent_id: string }[]) hit.add(rec.agent_id);
+    if (guarded) values.push(...FINAL_STATES);
+    const result = await client.query({ name, text: sql, values });
+    for (const rec of result.rows) hit.add(rec.agent_id);
   }
   return hit;
 }
