@@ -250,22 +250,35 @@ describe.each(backends)('verifier REST API on %s', (_name, usePostgres) => {
     ).toBe(404);
   });
 
-  it("gives in the bulk listing the same policy flags as each agent's own status", async () => {
+  it("gives in the bulk listing each agent's own status, policy flags included", async () => {
     // The bulk listing reads each policy row once for all agents; agents here differ in their
-    // measured-boot policy (a4 has one), so a flag leaking between agents shows.
+    // measured-boot policy (a4 has one), so a flag leaking between agents shows. It also reads
+    // only the status columns, so a column left out shows as a field that differs.
     const bulk = (await v.request('GET', '/v2.6/agents/?bulk=1')).json().results as Record<
       string,
       Record<string, unknown>
     >;
     expect(Object.keys(bulk).length).toBeGreaterThanOrEqual(2);
+    // What the attestation loop may change between the two reads.
+    const moving = new Set([
+      'operational_state',
+      'attestation_status',
+      'attestation_count',
+      'last_received_quote',
+      'last_successful_attestation',
+      'severity_level',
+      'last_event_id',
+      'hash_alg',
+      'enc_alg',
+      'sign_alg',
+    ]);
+    const settled = (st: Record<string, unknown>): [string, unknown][] =>
+      Object.entries(st).filter(([k]) => !moving.has(k));
     const flags = new Set<unknown>();
     for (const [id, st] of Object.entries(bulk)) {
       const own = (await v.request('GET', `/v2.6/agents/${id}`)).json().results;
-      expect([id, st['has_mb_refstate'], st['has_runtime_policy']]).toEqual([
-        id,
-        own['has_mb_refstate'],
-        own['has_runtime_policy'],
-      ]);
+      expect(Object.keys(st)).toEqual(Object.keys(own));
+      expect([id, settled(st)]).toEqual([id, settled(own)]);
       flags.add(st['has_mb_refstate']);
     }
     expect([...flags].sort()).toEqual([0, 1]);

@@ -13,7 +13,8 @@ import type { VerifierStore } from '../store/verifier-store';
 import { parseEnrolment } from './enrolment';
 import type { Enrolment } from './enrolment';
 import { decodeBase64Field, emptyPolicyRow, prepareRuntimePolicy } from './policy-input';
-import { agentStatus } from './status';
+import { STATUS_COLUMNS, agentStatus } from './status';
+import type { StatusRow } from './status';
 
 export interface AgentHandlerDeps {
   readonly store: VerifierStore;
@@ -207,47 +208,28 @@ export async function enrolAgent(
 }
 
 /**
- * What the status needs from an agent's policies, per policy row. A bulk listing shares one memo:
- * a fleet usually shares a few policies, and reading the same row once per agent made the bulk
- * listing of 10 000 agents take over a minute on PostgreSQL under load (two round trips each).
+ * The status of each row, with its two policy flags read in one query per policy table for all
+ * rows. A fleet enrolled by the tenant has a measured-boot policy row per agent: read one agent at
+ * a time, the bulk listing of 10 000 agents took 10 000 round trips (over 6 s on PostgreSQL).
  */
-type PolicyFlagMemo = Map<string, Promise<boolean>>;
-
-function policyFlag(
-  memo: PolicyFlagMemo,
-  key: string,
-  read: () => Promise<boolean>,
-): Promise<boolean> {
-  let flag = memo.get(key);
-  if (flag === undefined) memo.set(key, (flag = read()));
-  return flag;
-}
-
-async function statusOf(
+async function statusesOf(
   deps: AgentHandlerDeps,
-  row: AgentRow,
-  memo: PolicyFlagMemo = new Map(),
-): Promise<Record<string, unknown>> {
-  const mbPolicyId = row.mbPolicyId;
-  const imaPolicyId = row.imaPolicyId;
-  const hasMbRefstate =
-    mbPolicyId !== null &&
-    (await policyFlag(memo, `mb:${mbPolicyId}`, async () => {
-      const mb = await deps.store.getMbPolicyById(mbPolicyId);
-      return mb !== undefined && mb.mbPolicy !== null;
-    }));
-  const hasRuntimePolicy =
-    imaPolicyId !== null &&
-    (await policyFlag(
-      memo,
-      `ima:${imaPolicyId}`,
-      async () => ((await deps.store.getAllowlistById(imaPolicyId))?.generator ?? 0) > 1,
-    ));
-  return agentStatus(row, {
-    quoteIntervalSeconds: deps.quoteIntervalSeconds,
-    hasMbRefstate,
-    hasRuntimePolicy,
-  });
+  rows: readonly StatusRow[],
+): Promise<Record<string, unknown>[]> {
+  const ids = (pick: (r: StatusRow) => number | null): number[] =>
+    rows.flatMap((r) => {
+      const id = pick(r);
+      return id === null ? [] : [id];
+    });
+  const withRuntime = await deps.store.allowlistIdsWithGenerator(ids((r) => r.imaPolicyId));
+  const withMb = await deps.store.mbPolicyIdsWithContent(ids((r) => r.mbPolicyId));
+  return rows.map((row) =>
+    agentStatus(row, {
+      quoteIntervalSeconds: deps.quoteIntervalSeconds,
+      hasMbRefstate: row.mbPolicyId !== null && withMb.has(row.mbPolicyId),
+      hasRuntimePolicy: row.imaPolicyId !== null && withRuntime.has(row.imaPolicyId),
+    }),
+  );
 }
 
 /** GET /agents/{id}. */
@@ -259,7 +241,7 @@ export async function getAgentStatus(
   await deps.store.flush();
   const row = await deps.store.getAgent(agentId);
   if (!row) throw new HttpError(404, 'agent id not found');
-  return statusOf(deps, row);
+  return (await statusesOf(deps, [row]))[0] ?? {};
 }
 
 /** GET /agents/ with optional `verifier` and `bulk` (verifier §1.2). */
@@ -274,10 +256,10 @@ export async function listAgents(
     // QUIRK kept: each id wrapped in a one-element list, as upstream serialises SQL rows.
     return { uuids: (await deps.store.listAgentIds(filter)).map((id) => [id]) };
   }
+  const rows = await deps.store.listAgentColumns(STATUS_COLUMNS, filter);
+  const statuses = await statusesOf(deps, rows);
   const out: Record<string, unknown> = {};
-  const memo: PolicyFlagMemo = new Map();
-  for (const row of await deps.store.listAgents(filter))
-    out[row.agentId] = await statusOf(deps, row, memo);
+  rows.forEach((row, i) => (out[row.agentId] = statuses[i]));
   return out;
 }
 

@@ -6,6 +6,38 @@ import { OperationalState } from '@keylime/protocol';
 import { readPolicyText, readStringList } from '../store/columns';
 import type { AgentRow } from '../store/schema';
 
+/** The columns the status reads (and the policy ids behind its two flags). */
+export const STATUS_COLUMNS = [
+  'agentId',
+  'operationalState',
+  'v',
+  'ip',
+  'port',
+  'tpmPolicy',
+  'metaData',
+  'imaPolicyId',
+  'mbPolicyId',
+  'acceptTpmHashAlgs',
+  'acceptTpmEncryptionAlgs',
+  'acceptTpmSigningAlgs',
+  'hashAlg',
+  'encAlg',
+  'signAlg',
+  'verifierId',
+  'verifierIp',
+  'verifierPort',
+  'severityLevel',
+  'lastEventId',
+  'attestationCount',
+  'lastReceivedQuote',
+  'lastSuccessfulAttestation',
+  'acceptAttestations',
+  'consecutiveAttestationFailures',
+] as const satisfies readonly (keyof AgentRow)[];
+
+/** An agent row as far as the status needs it (the bulk listing reads no more). */
+export type StatusRow = Pick<AgentRow, (typeof STATUS_COLUMNS)[number]>;
+
 export interface StatusContext {
   readonly quoteIntervalSeconds: number;
   /** Linked mbpolicies row has non-NULL content. */
@@ -26,7 +58,7 @@ const FAIL_STATES = new Set<number>([
   OperationalState.TenantFailed,
 ]);
 
-function attestationStatus(row: AgentRow): string {
+function attestationStatus(row: StatusRow): string {
   const pushAgent = row.operationalState === null || (row.ip === null && row.port === null);
   if (pushAgent) {
     const failures = row.consecutiveAttestationFailures ?? 0;
@@ -41,7 +73,7 @@ function attestationStatus(row: AgentRow): string {
 }
 
 /** The status object; key order as upstream emits it. */
-export function agentStatus(row: AgentRow, ctx: StatusContext): Record<string, unknown> {
+export function agentStatus(row: StatusRow, ctx: StatusContext): Record<string, unknown> {
   return {
     operational_state: row.operationalState,
     v: row.v,

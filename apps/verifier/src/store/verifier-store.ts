@@ -7,7 +7,7 @@
  */
 import type { DataSource, QueryRunner, Repository } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
-import { In } from 'typeorm';
+import { In, IsNull, MoreThan, Not } from 'typeorm';
 import type { Logger } from '@keylime/core';
 import { openDataSource } from '@keylime/persistence';
 import type { Dialect, OpenedDataSource } from '@keylime/persistence';
@@ -186,6 +186,14 @@ function updateSqlite(
   return hit;
 }
 
+/** Distinct ids in chunks that stay below either database's bound-parameter limit. */
+function idChunks(ids: Iterable<number>): number[][] {
+  const all = [...new Set(ids)];
+  const out: number[][] = [];
+  for (let i = 0; i < all.length; i += 500) out.push(all.slice(i, i + 500));
+  return out;
+}
+
 /** The verifier's tables behind a small, typed API. */
 export class VerifierStore {
   private readonly writes = new SerialQueue();
@@ -250,6 +258,23 @@ export class VerifierStore {
   /** Rows, optionally only those of one verifier id, ordered by agent id. */
   async listAgents(verifierId?: string): Promise<AgentRow[]> {
     return this.agents().find({
+      where: verifierId === undefined ? {} : { verifierId },
+      order: { agentId: 'ASC' },
+    });
+  }
+
+  /**
+   * Only the named columns of the rows, optionally of one verifier id, ordered by agent id: the
+   * bulk status of 10 000 agents needs neither their PEMs nor their IMA state.
+   */
+  async listAgentColumns<K extends keyof AgentRow>(
+    columns: readonly K[],
+    verifierId?: string,
+  ): Promise<Pick<AgentRow, K>[]> {
+    const select: Partial<Record<keyof AgentRow, true>> = {};
+    for (const c of columns) select[c] = true;
+    return this.agents().find({
+      select,
       where: verifierId === undefined ? {} : { verifierId },
       order: { agentId: 'ASC' },
     });
@@ -491,6 +516,34 @@ export class VerifierStore {
       for (const r of rows) r.operationalState = OperationalState.Start;
       return rows;
     });
+  }
+
+  // ---- the status's policy flags ------------------------------------------------------------
+
+  /** Of these runtime policy ids, those whose row has generator > 1 (a status flag). */
+  async allowlistIdsWithGenerator(ids: Iterable<number>): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (const part of idChunks(ids)) {
+      const rows = await this.allowlists().find({
+        select: { id: true },
+        where: { id: In(part), generator: MoreThan(1) },
+      });
+      for (const r of rows) out.add(r.id);
+    }
+    return out;
+  }
+
+  /** Of these measured-boot policy ids, those whose row holds a policy (a status flag). */
+  async mbPolicyIdsWithContent(ids: Iterable<number>): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (const part of idChunks(ids)) {
+      const rows = await this.mbpolicies().find({
+        select: { id: true },
+        where: { id: In(part), mbPolicy: Not(IsNull()) },
+      });
+      for (const r of rows) out.add(r.id);
+    }
+    return out;
   }
 
   // ---- runtime policies (allowlists) --------------------------------------------------------
