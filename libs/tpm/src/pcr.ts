@@ -52,25 +52,24 @@ export function pcrReplay(
  * hex (verifier §3.4; agent-registrar-tenant §9 item 6). `pem` is the text exactly as the agent sent it.
  */
 export function dataPcrValue(bank: HashAlg, pem: string): string {
-  return dataPcrFromMeasured(bank, createHash(bank).update(pem, 'utf8').digest());
-}
-
-function dataPcrFromMeasured(bank: HashAlg, measured: Uint8Array): string {
+  const measured = createHash(bank).update(pem, 'utf8').digest();
   return Buffer.from(pcrExtend(bank, pcrInitialValue(bank), measured)).toString('hex');
 }
 
 /**
- * An agent's NK as PCR 16 binds it, without the PEM: H(utf8(pem)) in every bank, held as one
- * latin1 string (164 bytes). A verifier keeps one per attested agent; the PEM is ≈ 450.
+ * An agent's NK as PCR 16 binds it, without the PEM: the PCR 16 value it produces in every bank,
+ * computed once and held as one latin1 string (164 bytes). A verifier keeps one per attested
+ * agent (the PEM is ≈ 450 bytes) and checks each quote against it without hashing.
  */
 export class DataPcrBinding {
-  private constructor(private readonly digests: string) {}
+  private constructor(private readonly values: string) {}
 
   static of(pem: string): DataPcrBinding {
     return new DataPcrBinding(
-      HASH_ALGS.map((bank) =>
-        createHash(bank).update(pem, 'utf8').digest().toString('latin1'),
-      ).join(''),
+      HASH_ALGS.map((bank) => {
+        const measured = createHash(bank).update(pem, 'utf8').digest();
+        return Buffer.from(pcrExtend(bank, pcrInitialValue(bank), measured)).toString('latin1');
+      }).join(''),
     );
   }
 
@@ -81,12 +80,11 @@ export class DataPcrBinding {
       if (b === bank) break;
       at += sizeOf(b);
     }
-    const measured = Buffer.from(this.digests.slice(at, at + sizeOf(bank)), 'latin1');
-    return dataPcrFromMeasured(bank, measured);
+    return Buffer.from(this.values.slice(at, at + sizeOf(bank)), 'latin1').toString('hex');
   }
 
-  /** The same key text (equal digests in every bank). */
+  /** The same key text (equal PCR 16 values in every bank). */
   equals(other: DataPcrBinding): boolean {
-    return this.digests === other.digests;
+    return this.values === other.values;
   }
 }

@@ -355,17 +355,16 @@ export class AttestationEngine implements AttestationControl {
     const now = nowSeconds();
     // Built in place rather than from spreads: one patch per quote, 5 000 a second.
     const patch: AgentPatch = algs;
-    const received = outcome.pubkeyBinding;
+    const received = outcome.pubkeyReceived;
     if (
       received !== undefined &&
-      outcome.pubkeyReceived !== undefined &&
-      (rt.payloadKey === undefined || !received.equals(rt.payloadKey))
+      (rt.payloadKey === undefined || !received.binding.equals(rt.payloadKey))
     ) {
-      rt.payloadKey = received;
-      rt.payloadKeyPemForV = outcome.pubkeyReceived;
+      rt.payloadKey = received.binding;
+      rt.payloadKeyPemForV = received.pem;
       rt.encryptedV = undefined;
       rt.provideV = rt.v !== null;
-      patch.publicKey = outcome.pubkeyReceived;
+      patch.publicKey = received.pem;
     }
     const sticky = rt.state === OperationalState.InvalidQuote;
     const deliver = rt.provideV && rt.v !== null;

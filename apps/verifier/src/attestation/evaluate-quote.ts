@@ -78,10 +78,8 @@ export interface QuoteOutcome {
   readonly hashAlg: string | undefined;
   readonly encAlg: string | undefined;
   readonly signAlg: string | undefined;
-  /** The agent sent `pubkey` (partial=0): its PEM. */
-  readonly pubkeyReceived: string | undefined;
-  /** The PCR 16 binding of `pubkeyReceived`. */
-  readonly pubkeyBinding: DataPcrBinding | undefined;
+  /** The agent sent `pubkey` (partial=0): its PEM, and its PCR 16 binding. */
+  readonly pubkeyReceived: { readonly pem: string; readonly binding: DataPcrBinding } | undefined;
   /** New clock reference (only on success). */
   readonly clockInfo: TpmsClockInfo | undefined;
   /** IMA state to keep: advanced on success, reset after an IMA failure, unchanged without IMA. */
@@ -132,7 +130,6 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
     encAlg: undefined,
     signAlg: undefined,
     pubkeyReceived: undefined,
-    pubkeyBinding: undefined,
     clockInfo: undefined,
     imaState: ctx.imaState,
     imaEvaluated: false,
@@ -155,11 +152,12 @@ export function evaluateQuote(results: unknown, ctx: QuoteContext): QuoteOutcome
     hashAlg: r.hash_alg,
     encAlg: r.enc_alg,
     signAlg: r.sign_alg,
-    pubkeyReceived: r.pubkey ?? undefined,
-    pubkeyBinding:
-      r.pubkey === undefined || r.pubkey === null ? undefined : DataPcrBinding.of(r.pubkey),
+    pubkeyReceived:
+      r.pubkey === undefined || r.pubkey === null
+        ? undefined
+        : { pem: r.pubkey, binding: DataPcrBinding.of(r.pubkey) },
   };
-  const pubkey = out.pubkeyBinding ?? ctx.cachedPubkey;
+  const pubkey = out.pubkeyReceived?.binding ?? ctx.cachedPubkey;
   if (pubkey === undefined && ctx.stateless !== true) {
     return {
       ...out,

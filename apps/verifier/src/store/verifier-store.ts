@@ -87,12 +87,11 @@ const pgStatementNames = new Map<string, string>();
 
 function pgStatementName(sql: string): string {
   let name = pgStatementNames.get(sql);
-  if (name === undefined) {
-    name = `keylime_flush_${pgStatementNames.size + 1}`;
-    // Bounded like the patch shapes the SQL comes from; past that, unnamed (parsed each time).
-    if (pgStatementNames.size >= 256) return '';
-    pgStatementNames.set(sql, name);
-  }
+  if (name !== undefined) return name;
+  // Bounded like the patch shapes the SQL comes from; past that, unnamed (parsed each time).
+  if (pgStatementNames.size >= 256) return '';
+  name = `keylime_flush_${pgStatementNames.size + 1}`;
+  pgStatementNames.set(sql, name);
   return name;
 }
 
@@ -186,11 +185,18 @@ function updateSqlite(
   return hit;
 }
 
-/** Distinct ids in chunks that stay below either database's bound-parameter limit. */
-function idChunks(ids: Iterable<number>): number[][] {
+/**
+ * The ids a query returns when asked for the given ids in chunks (distinct ids, 500 at a time:
+ * below either database's bound-parameter limit).
+ */
+async function idsFound(
+  ids: Iterable<number>,
+  find: (chunk: number[]) => Promise<{ id: number }[]>,
+): Promise<Set<number>> {
   const all = [...new Set(ids)];
-  const out: number[][] = [];
-  for (let i = 0; i < all.length; i += 500) out.push(all.slice(i, i + 500));
+  const out = new Set<number>();
+  for (let i = 0; i < all.length; i += 500)
+    for (const r of await find(all.slice(i, i + 500))) out.add(r.id);
   return out;
 }
 
@@ -521,29 +527,23 @@ export class VerifierStore {
   // ---- the status's policy flags ------------------------------------------------------------
 
   /** Of these runtime policy ids, those whose row has generator > 1 (a status flag). */
-  async allowlistIdsWithGenerator(ids: Iterable<number>): Promise<Set<number>> {
-    const out = new Set<number>();
-    for (const part of idChunks(ids)) {
-      const rows = await this.allowlists().find({
+  allowlistIdsWithGenerator(ids: Iterable<number>): Promise<Set<number>> {
+    return idsFound(ids, (chunk) =>
+      this.allowlists().find({
         select: { id: true },
-        where: { id: In(part), generator: MoreThan(1) },
-      });
-      for (const r of rows) out.add(r.id);
-    }
-    return out;
+        where: { id: In(chunk), generator: MoreThan(1) },
+      }),
+    );
   }
 
   /** Of these measured-boot policy ids, those whose row holds a policy (a status flag). */
-  async mbPolicyIdsWithContent(ids: Iterable<number>): Promise<Set<number>> {
-    const out = new Set<number>();
-    for (const part of idChunks(ids)) {
-      const rows = await this.mbpolicies().find({
+  mbPolicyIdsWithContent(ids: Iterable<number>): Promise<Set<number>> {
+    return idsFound(ids, (chunk) =>
+      this.mbpolicies().find({
         select: { id: true },
-        where: { id: In(part), mbPolicy: Not(IsNull()) },
-      });
-      for (const r of rows) out.add(r.id);
-    }
-    return out;
+        where: { id: In(chunk), mbPolicy: Not(IsNull()) },
+      }),
+    );
   }
 
   // ---- runtime policies (allowlists) --------------------------------------------------------
