@@ -121,11 +121,13 @@ describe.each(backends)('verifier store batch flush on %s', (_name, usePostgres)
 
     // Reference rows through the old path (TypeORM's UPDATE per agent).
     for (const [i, id] of ids.entries()) await store.updateAgent(`ref-${id}`, success(i));
-    await store.updateAgent('ref-a3', { acceptAttestations: false, metaData: null });
+    // Array-text syntax inside a value: quotes, a backslash, braces, a comma.
+    const awkward = '{"path":"C:\\\\keys \\"q\\" {1,2}"}';
+    await store.updateAgent('ref-a3', { acceptAttestations: false, metaData: awkward });
 
     ids.forEach((id, i) => store.queueUpdate(id, success(i)));
     // A different column set in the same batch, merged with the earlier patch.
-    store.queueUpdate('a3', { acceptAttestations: false, metaData: null });
+    store.queueUpdate('a3', { acceptAttestations: false, metaData: awkward });
     store.queueUpdate('dead', success(7));
     store.queueUpdate('failed', { attestationCount: 99 });
     store.queueUpdate('gone', success(8));
@@ -147,7 +149,7 @@ describe.each(backends)('verifier store batch flush on %s', (_name, usePostgres)
     expect(a1?.tpmClockinfo).toBe('{"clock":1,"reset_count":0}');
     expect(a1?.acceptAttestations).toBe(true);
     expect((await store.getAgent('a3'))?.acceptAttestations).toBe(false);
-    expect((await store.getAgent('a3'))?.metaData).toBeNull();
+    expect((await store.getAgent('a3'))?.metaData).toBe(awkward);
 
     // Final states are not overwritten by guarded writes; unguarded ones still apply.
     expect(await store.getAgent('dead')).toEqual(
