@@ -294,7 +294,9 @@ class Pool {
   idle: Conn | undefined = undefined;
   /** A request owns the kept-alive slot (its connection is not in `idle`). */
   busy = false;
-  private active: Set<Exchange> | undefined = undefined;
+  /** The request on the kept-alive slot, and overlapping ones (rare: no Set per request). */
+  private primaryEx: Exchange | undefined = undefined;
+  private overlapping: Set<Exchange> | undefined = undefined;
   private readonly host: string;
   /** Connections use the builtin TLS 1.3 client (until the agent needs Node's TLS). */
   builtinTls: boolean;
@@ -314,7 +316,8 @@ class Pool {
       const primary = !this.busy;
       if (primary) this.busy = true;
       const ex = new Exchange(this, payload, primary, resolve);
-      (this.active ??= new Set()).add(ex);
+      if (primary) this.primaryEx = ex;
+      else (this.overlapping ??= new Set()).add(ex);
       ex.start();
     });
   }
@@ -397,9 +400,13 @@ class Pool {
 
   /** A settled exchange hands its connection back: kept for the next request or destroyed. */
   done(ex: Exchange, conn: Conn | undefined, reusable: boolean): void {
-    this.active?.delete(ex);
-    // Most agents never overlap requests: do not keep an empty Set per agent between quotes.
-    if (this.active?.size === 0) this.active = undefined;
+    if (ex === this.primaryEx) {
+      this.primaryEx = undefined;
+    } else if (this.overlapping !== undefined) {
+      this.overlapping.delete(ex);
+      // Most agents never overlap requests: do not keep an empty Set per agent between quotes.
+      if (this.overlapping.size === 0) this.overlapping = undefined;
+    }
     if (ex.primary) this.busy = false;
     if (conn === undefined) return;
     if (reusable && ex.primary && !conn.socket.destroyed) {
@@ -412,8 +419,10 @@ class Pool {
   }
 
   close(): void {
-    if (this.active !== undefined)
-      for (const ex of this.active) ex.finish(unreachable('agent client closed'), false);
+    const closed = unreachable('agent client closed');
+    this.primaryEx?.finish(closed, false);
+    if (this.overlapping !== undefined)
+      for (const ex of [...this.overlapping]) ex.finish(closed, false);
     const idle = this.idle;
     this.idle = undefined;
     idle?.socket.destroy();
