@@ -31,7 +31,7 @@ import type { AttestationControl } from './control';
 import { evaluateQuote } from './evaluate-quote';
 import { VerifierEventId, event } from './failure';
 import type { AttestationEvent, SeverityPolicy } from './failure';
-import { PolicyReadError } from './policy-cache';
+import { NOT_SETTLED, PolicyReadError } from './policy-cache';
 import type { PolicyCache } from './policy-cache';
 
 export interface EngineSettings {
@@ -284,7 +284,10 @@ export class AttestationEngine implements AttestationControl {
         `&partial=${partial}&ima_ml_entry=${rt.imaState.nextEntry}`,
     );
     if (rt.stopped) return;
-    if (await this.handleTransport(rt, res, 'quote')) return;
+    // A 200 response needs no transport handling: skip the async call (and its promise) per quote.
+    if (!(res.kind === 'response' && res.status === 200)) {
+      if (await this.handleTransport(rt, res, 'quote')) return;
+    }
     if (res.kind === 'too-large') {
       await this.invalidQuote(rt, [
         event('qoute_validation.invalid_data', `agent response exceeds ${res.limit} bytes`, false),
@@ -301,18 +304,21 @@ export class AttestationEngine implements AttestationControl {
       ]);
       return;
     }
-    let runtimePolicy: Awaited<ReturnType<PolicyCache['runtimePolicy']>>;
-    let mbRefstate: unknown;
-    try {
-      // Both are cached promises nearly always: two awaits allocate less than Promise.all.
-      runtimePolicy = await this.deps.policies.runtimePolicy(rt.imaPolicyId);
-      mbRefstate = await this.deps.policies.mbRefstate(rt.mbPolicyId);
-    } catch (e) {
-      if (!(e instanceof PolicyReadError)) throw e;
-      // The verifier's database, not the agent, failed: no verdict; ask for a fresh quote later.
-      this.log.error(`Cannot judge agent ${rt.agentId} now: ${e.message}; retrying`);
-      this.next(rt, retryDelayMs(this.deps.settings, 1));
-      return;
+    // Nearly always cached and settled: taken without an await.
+    const policies = this.deps.policies;
+    let runtimePolicy = policies.runtimePolicyNow(rt.imaPolicyId);
+    let mbRefstate = policies.mbRefstateNow(rt.mbPolicyId);
+    if (runtimePolicy === NOT_SETTLED || mbRefstate === NOT_SETTLED) {
+      try {
+        runtimePolicy = await policies.runtimePolicy(rt.imaPolicyId);
+        mbRefstate = await policies.mbRefstate(rt.mbPolicyId);
+      } catch (e) {
+        if (!(e instanceof PolicyReadError)) throw e;
+        // The verifier's database, not the agent, failed: no verdict; ask for a fresh quote later.
+        this.log.error(`Cannot judge agent ${rt.agentId} now: ${e.message}; retrying`);
+        this.next(rt, retryDelayMs(this.deps.settings, 1));
+        return;
+      }
     }
     const outcome = evaluateQuote(res.results, {
       nonce,

@@ -1,7 +1,7 @@
 /** @module policy-cache.spec: policies read once per row; "no policy" is one shared promise. */
 import type { AllowlistRow, MbPolicyRow } from '../store/schema';
 import type { VerifierStore } from '../store/verifier-store';
-import { PolicyCache, PolicyReadError } from './policy-cache';
+import { NOT_SETTLED, PolicyCache, PolicyReadError } from './policy-cache';
 
 function fakeStore(mb: Record<number, string | null>, ima: Record<number, string | null> = {}) {
   const reads = { mb: 0, ima: 0 };
@@ -87,5 +87,26 @@ describe('PolicyCache', () => {
     // The read that finished after clear() left nothing behind: the next call reads again.
     await cache.mbRefstate(1);
     expect(reads.mb).toBe(4);
+  });
+
+  it('hands out settled reads without a promise, and nothing that is pending, failed or cleared', async () => {
+    const { store, setFail } = fakeStore({ 4: '{"a": 1}' }, { 7: null });
+    const cache = new PolicyCache(store);
+    expect(cache.mbRefstateNow(null)).toBeUndefined();
+    expect(cache.runtimePolicyNow(null)).toBeUndefined();
+    // Never read: the Now form starts no read.
+    expect(cache.mbRefstateNow(4)).toBe(NOT_SETTLED);
+    const pending = cache.mbRefstate(4);
+    expect(cache.mbRefstateNow(4)).toBe(NOT_SETTLED);
+    expect(await pending).toEqual({ a: 1 });
+    expect(cache.mbRefstateNow(4)).toEqual({ a: 1 });
+    expect(await cache.runtimePolicy(7)).toBeUndefined();
+    await settle();
+    expect(cache.runtimePolicyNow(7)).toBeUndefined();
+    cache.clear();
+    expect(cache.mbRefstateNow(4)).toBe(NOT_SETTLED);
+    setFail(true);
+    await expect(cache.mbRefstate(4)).rejects.toBeInstanceOf(PolicyReadError);
+    expect(cache.mbRefstateNow(4)).toBe(NOT_SETTLED);
   });
 });

@@ -23,6 +23,19 @@ function readFailed(e: unknown): never {
 /** The one settled "no policy" promise: agents without a policy share it instead of one each. */
 const NONE: Promise<undefined> = Promise.resolve(undefined);
 
+/** What a read resolved to, by its promise: a quote takes a cached policy without an await. */
+const settledValues = new WeakMap<Promise<unknown>, unknown>([[NONE, undefined]]);
+
+/** `…Now()` of a read that is pending, failed or not started: await the promise instead. */
+export const NOT_SETTLED: unique symbol = Symbol('policy read not settled');
+export type NotSettled = typeof NOT_SETTLED;
+
+function settledValue<T>(p: Promise<T | undefined> | undefined): T | undefined | NotSettled {
+  return p !== undefined && settledValues.has(p)
+    ? (settledValues.get(p) as T | undefined)
+    : NOT_SETTLED;
+}
+
 /**
  * Caches a read by row id. A read that resolves to no policy is replaced by the shared NONE (unless
  * a clear() or a newer read replaced it meanwhile); a failed read is dropped, so the next call
@@ -36,6 +49,7 @@ function remember<T>(
   cache.set(id, read);
   read.then(
     (v) => {
+      settledValues.set(read, v);
       if (v === undefined && cache.get(id) === read) cache.set(id, NONE);
     },
     () => cache.delete(id),
@@ -65,6 +79,16 @@ export class PolicyCache {
       remember(this.runtime, id, p);
     }
     return p;
+  }
+
+  /** runtimePolicy(id) if its read has settled, else NOT_SETTLED (no read is started). */
+  runtimePolicyNow(id: number | null): CompiledRuntimePolicy | undefined | NotSettled {
+    return settledValue(id === null ? NONE : this.runtime.get(id));
+  }
+
+  /** mbRefstate(id) if its read has settled, else NOT_SETTLED (no read is started). */
+  mbRefstateNow(id: number | null): unknown {
+    return settledValue(id === null ? NONE : this.refstates.get(id));
   }
 
   /** The parsed refstate of an `mbpolicies` row; undefined when NULL, empty or `{}` (§5.4: disabled). */

@@ -201,16 +201,26 @@ export class Scheduler {
     } catch (e) {
       p = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    p.catch((e: unknown) => this.options.onError?.(key, e)).finally(() => {
-      this.runningKeys.delete(key);
-      if (this.rerun.delete(key) && !this.stopped) {
-        this.ready.push(key);
-        this.readySet.add(key);
+    // One reaction, not catch() + finally(): fewer objects held per request in flight.
+    const settled = (): void => this.finished(key);
+    p.then(settled, (e: unknown) => {
+      try {
+        this.options.onError?.(key, e);
+      } finally {
+        settled();
       }
-      if (this.stopped && this.runningKeys.size === 0) {
-        for (const w of this.idleWaiters.splice(0)) w();
-      }
-      this.pump();
     });
+  }
+
+  private finished(key: string): void {
+    this.runningKeys.delete(key);
+    if (this.rerun.delete(key) && !this.stopped) {
+      this.ready.push(key);
+      this.readySet.add(key);
+    }
+    if (this.stopped && this.runningKeys.size === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+    this.pump();
   }
 }

@@ -17,6 +17,7 @@ describe('pgArrayText', () => {
     ['integers and other numbers', [0, -5, 1_700_000_000, 2 ** 53, 1.5]],
     ['bigints and booleans', [10n, true, false]],
     ['bytea', [Buffer.from([0, 1, 0xfe, 0xff]), Buffer.alloc(0), null]],
+    ['numbers and strings with nothing to escape', ['1', 2, 'x y', -3.5]],
     ['an empty column', []],
   ])('%s: the same text as node-postgres', (_name, values) => {
     expect(pgArrayText(values)).toBe(prepareValue(values));

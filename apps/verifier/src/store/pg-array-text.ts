@@ -10,6 +10,8 @@
  * Undefined for any other kind of value: the caller passes the array to node-postgres instead.
  */
 export function pgArrayText(values: readonly unknown[]): string | undefined {
+  // The usual column (numbers, or strings with nothing to escape) is one join: one flat string.
+  if (values.every(plainElement)) return values.length === 0 ? '{}' : `{"${values.join('","')}"}`;
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ',';
@@ -28,4 +30,8 @@ const PG_ELEMENT_SPECIALS = /[\\"]/;
 
 function quotePgElement(s: string): string {
   return PG_ELEMENT_SPECIALS.test(s) ? `"${s.replace(/[\\"]/g, '\\$&')}"` : `"${s}"`;
+}
+
+function plainElement(v: unknown): boolean {
+  return typeof v === 'number' || (typeof v === 'string' && !PG_ELEMENT_SPECIALS.test(v));
 }
