@@ -534,6 +534,39 @@ describe.each(['builtin', 'openssl'] as const)('AgentClient over mTLS (%s TLS)',
     }
   });
 
+  it('keeps each deadline when requests with the same timeout start, end and expire in turn', async () => {
+    const agent = await httpsAgent(agentA, (req, res, seen) => {
+      if (req.url === '/slow') setTimeout(() => echo(req, res, seen), 100);
+      else if (req.url !== '/hang') echo(req, res, seen);
+    });
+    // Clients of one thread with one timeout share a deadline list: the first hangs, the second
+    // starts 150 ms later and hangs too, the third answers in between and must leave no deadline.
+    const o = { ...opts, timeoutMs: 400 };
+    const a = client(agent.port, agentA.cert, clientTls, o);
+    const b = client(agent.port, agentA.cert, clientTls, o);
+    const c = client(agent.port, agentA.cert, clientTls, o);
+    try {
+      const t0 = Date.now();
+      const first = a.get('/hang').then((r) => ({ r, at: Date.now() - t0 }));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const second = b.get('/hang').then((r) => ({ r, at: Date.now() - t0 }));
+      expect((await c.get('/slow')).kind).toBe('response');
+      const [x, y] = await Promise.all([first, second]);
+      expect(x.r).toMatchObject({ kind: 'unreachable', code: 408 });
+      expect(y.r).toMatchObject({ kind: 'unreachable', code: 408 });
+      expect(x.at).toBeGreaterThanOrEqual(390);
+      expect(y.at).toBeGreaterThanOrEqual(540);
+      expect(y.at - x.at).toBeGreaterThanOrEqual(100);
+      expect(y.at).toBeLessThan(1500);
+      // The clients still work after their deadlines.
+      expect((await a.get('/ok')).kind).toBe('response');
+      expect((await b.get('/ok')).kind).toBe('response');
+    } finally {
+      for (const k of [a, b, c]) k.close();
+      await agent.close();
+    }
+  });
+
   it('answers 408 when the TLS handshake never completes', async () => {
     const sockets: net.Socket[] = [];
     const server = net.createServer((s) => sockets.push(s)); // accepts, never speaks TLS

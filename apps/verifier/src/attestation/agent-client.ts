@@ -543,10 +543,78 @@ type Phase =
   | 'trailer'
   | 'done';
 
+/**
+ * The deadlines of every request of this thread with one timeout: requests join at the tail, so
+ * the list stays in deadline order and one timer, armed for the head, serves them all. Node's own
+ * timer lists work this way, but allocate a Timeout per setTimeout; here a request links itself.
+ */
+class DeadlineList {
+  head: Exchange | undefined = undefined;
+  tail: Exchange | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(readonly timeoutMs: number) {}
+
+  add(ex: Exchange): void {
+    ex.deadline = performance.now() + this.timeoutMs;
+    ex.dlPrev = this.tail;
+    ex.dlNext = undefined;
+    if (this.tail === undefined) this.head = ex;
+    else this.tail.dlNext = ex;
+    this.tail = ex;
+    ex.dlList = this;
+    // For the head: the earliest deadline, also when a request joins while others expire.
+    if (this.timer === undefined) this.arm((this.head ?? ex).deadline);
+  }
+
+  remove(ex: Exchange): void {
+    if (ex.dlList !== this) return;
+    const { dlPrev, dlNext } = ex;
+    if (dlPrev === undefined) this.head = dlNext;
+    else dlPrev.dlNext = dlNext;
+    if (dlNext === undefined) this.tail = dlPrev;
+    else dlNext.dlPrev = dlPrev;
+    ex.dlPrev = ex.dlNext = ex.dlList = undefined;
+    // An emptied list stops its timer; otherwise the timer fires at the old head's deadline
+    // and re-arms for the new head.
+    if (this.head === undefined && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private arm(at: number): void {
+    this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())));
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (let ex = this.head; ex !== undefined && ex.deadline <= now; ex = this.head) {
+      this.remove(ex);
+      ex.timedOut();
+    }
+    if (this.head !== undefined && this.timer === undefined) this.arm(this.head.deadline);
+  }
+}
+
+/** DeadlineList per timeout (one or two values per thread in practice). */
+const deadlineLists = new Map<number, DeadlineList>();
+
+function deadlineListFor(timeoutMs: number): DeadlineList {
+  let list = deadlineLists.get(timeoutMs);
+  if (list === undefined) deadlineLists.set(timeoutMs, (list = new DeadlineList(timeoutMs)));
+  return list;
+}
+
 /** One request/response, from connect to settle, under one deadline. */
 class Exchange {
   private conn: Conn | undefined = undefined;
-  private timer: NodeJS.Timeout | undefined = undefined;
+  /** Place in the thread's DeadlineList while unsettled. */
+  deadline = 0;
+  dlPrev: Exchange | undefined = undefined;
+  dlNext: Exchange | undefined = undefined;
+  dlList: DeadlineList | undefined = undefined;
   private settled = false;
   private retried = false;
   private sawByte = false;
@@ -569,16 +637,19 @@ class Exchange {
   ) {}
 
   start(): void {
-    const { timeoutMs } = this.pool.options;
-    this.timer = setTimeout(() => {
-      this.finish(
-        { kind: 'unreachable', code: 408, reason: `no answer within ${timeoutMs} ms` },
-        false,
-      );
-    }, timeoutMs);
+    deadlineListFor(this.pool.options.timeoutMs).add(this);
     const conn = this.primary ? this.pool.takeIdle() : undefined;
     if (conn !== undefined) this.attach(conn);
     else this.connect();
+  }
+
+  /** Called by the DeadlineList at the deadline. */
+  timedOut(): void {
+    const { timeoutMs } = this.pool.options;
+    this.finish(
+      { kind: 'unreachable', code: 408, reason: `no answer within ${timeoutMs} ms` },
+      false,
+    );
   }
 
   private connect(): void {
@@ -616,7 +687,7 @@ class Exchange {
   finish(result: AgentResponse, reusable: boolean): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.dlList?.remove(this);
     const conn = this.conn;
     this.conn = undefined;
     if (conn !== undefined) conn.ex = undefined;
