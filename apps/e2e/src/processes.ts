@@ -7,9 +7,12 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { freePort } from '@keylime/persistence/src/testing';
+
+export { freePort };
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 
@@ -95,17 +98,6 @@ export const BUILT = {
 
 /** Lets the copied bundles find their external native modules (better-sqlite3, zeromq). */
 export const NODE_PATH = path.join(REPO_ROOT, 'node_modules');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A temporary KEYLIME_DIR with empty config files, so the host's /etc/keylime never leaks in. */
 export interface Workspace {

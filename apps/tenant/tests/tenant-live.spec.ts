@@ -8,7 +8,6 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,21 +17,11 @@ import { build } from 'esbuild';
 import { startSwtpm } from '../../../libs/tpm-device/src/testing';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import type { SwtpmInstance } from '../../../libs/tpm-device/src/testing';
+import { freePort } from '@keylime/persistence/src/testing';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../../..');
 const AGENT_ID = 'd432fbb3-d2f1-4a97-9ef7-75bd81c0a11e';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address() as net.AddressInfo;
-      s.close(() => resolve(a.port));
-    });
-  });
-}
 
 function ini(section: string, values: Readonly<Record<string, string | number>>): string {
   return `[${section}]\n${Object.entries(values)

@@ -1,7 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Subscriber } from 'zeromq';
 import { verifyRevocationMessage } from '@keylime/crypto';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the simulator is a test tool in tools/fleet, not a lib
@@ -20,21 +18,11 @@ import {
   waitFor,
 } from './support/harness';
 import type { TestVerifier } from './support/harness';
+import { freePort } from '@keylime/persistence/src/testing';
 
 // How the loop reaches agents and the outside world: plain-HTTP agents with
 // enable_agent_mtls = false (verifier §1.8), version renegotiation on "API version not supported"
 // (agent-registrar-tenant §2.4), and the ZeroMQ revocation channel (verifier §6.4).
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('agent transport, version renegotiation and ZeroMQ notifications', () => {
   let v: TestVerifier;

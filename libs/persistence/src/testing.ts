@@ -61,8 +61,45 @@ export function findPostgresBinDir(): string | undefined {
   return candidates.find((d) => d !== '' && hasTools(d));
 }
 
-/** A port that was free a moment ago. */
-export function freePort(): Promise<number> {
+/**
+ * A port that was free a moment ago, for a service that another process binds later. Taken below
+ * the kernel's ephemeral range: a port from listen(0) lies inside it, where the outgoing
+ * connections of tests running at the same time take their local ports, and one of them can take
+ * it before the service binds (seen in CI as EADDRINUSE).
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = portsBelowEphemeralRange();
+  if (high - low < 1000) return ephemeralPort();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${low}–${high - 1}`);
+}
+
+/** [low, high): up to 12 000 ports just below the ephemeral range (32768–60999 by default). */
+function portsBelowEphemeralRange(): [number, number] {
+  let ephemeralLow = 32_768;
+  try {
+    const v = Number(
+      fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0],
+    );
+    if (Number.isInteger(v) && v > 0) ephemeralLow = v;
+  } catch {
+    // not Linux: keep the usual default
+  }
+  return [Math.max(10_000, ephemeralLow - 12_000), ephemeralLow];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function ephemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

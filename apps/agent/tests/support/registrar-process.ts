@@ -5,11 +5,13 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import type { TestPki } from './pki';
+import { freePort } from '@keylime/persistence/src/testing';
+
+export { freePort };
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
@@ -19,17 +21,6 @@ export interface RegistrarProcess {
   readonly workDir: string;
   readonly log: () => string;
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Bundles apps/registrar once per test run into the workspace tmp dir (node_modules resolve from there). */
