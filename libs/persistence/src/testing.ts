@@ -70,12 +70,17 @@ export function findPostgresBinDir(): string | undefined {
 export async function freePort(): Promise<number> {
   const [low, high] = portsBelowEphemeralRange();
   if (high - low < 1000) return ephemeralPort();
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = low + Math.floor(Math.random() * (high - low));
+  // A cursor from a random start: a process never hands out one port twice (its services may not
+  // have bound the last one yet), and processes running at once start far apart.
+  portCursor ??= Math.floor(Math.random() * (high - low));
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + (portCursor++ % (high - low));
     if (await canListen(port)) return port;
   }
   throw new Error(`no free port found in ${low}–${high - 1}`);
 }
+
+let portCursor: number | undefined;
 
 /** [low, high): up to 12 000 ports just below the ephemeral range (32768–60999 by default). */
 function portsBelowEphemeralRange(): [number, number] {
