@@ -567,6 +567,20 @@ describe.each(['builtin', 'openssl'] as const)('AgentClient over mTLS (%s TLS)',
     }
   });
 
+  it('keeps a request_timeout longer than a Node timer can wait', async () => {
+    const agent = await httpsAgent(agentA, (req, res, seen) => {
+      setTimeout(() => echo(req, res, seen), 50);
+    });
+    // 2^31 ms and more: a setTimeout per request fired after 1 ms and answered 408.
+    const c = client(agent.port, agentA.cert, clientTls, { ...opts, timeoutMs: 3e9 });
+    try {
+      expect((await c.get('/late')).kind).toBe('response');
+    } finally {
+      c.close();
+      await agent.close();
+    }
+  });
+
   it('answers 408 when the TLS handshake never completes', async () => {
     const sockets: net.Socket[] = [];
     const server = net.createServer((s) => sockets.push(s)); // accepts, never speaks TLS

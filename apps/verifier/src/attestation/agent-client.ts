@@ -584,7 +584,9 @@ class DeadlineList {
   }
 
   private arm(at: number): void {
-    this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())));
+    // Node fires a delay above 2^31 - 1 ms after 1 ms: arm at most that far; expire() re-arms.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - performance.now())));
+    this.timer = setTimeout(() => this.expire(), delay);
   }
 
   private expire(): void {
@@ -597,6 +599,8 @@ class DeadlineList {
     if (this.head !== undefined && this.timer === undefined) this.arm(this.head.deadline);
   }
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** DeadlineList per timeout (one or two values per thread in practice). */
 const deadlineLists = new Map<number, DeadlineList>();
