@@ -57,7 +57,10 @@ describe('young generation sizing', () => {
     const sizes = await newSpaces(true);
     expect(sizes.main).toBeLessThanOrEqual(sizes.before);
     expect(sizes.main).toBeLessThanOrEqual(8);
-    expect(sizes.worker).toBe(2 * 2);
+    // Capped at two 2 MiB semi-spaces (V8's own sizing grows a worker's to 2 × 16 MiB under this
+    // churn); V8 may shrink it below the cap when the loaded machine slows the worker's allocation.
+    expect(sizes.worker).toBeLessThanOrEqual(2 * 2);
+    expect(sizes.worker).toBeGreaterThan(0);
   }, 60_000);
 
   it('needs the call after the worker start: V8 resets the growth factor for a new isolate', async () => {
