@@ -52,8 +52,12 @@ export function pcrReplay(
  * hex (verifier §3.4; agent-registrar-tenant §9 item 6). `pem` is the text exactly as the agent sent it.
  */
 export function dataPcrValue(bank: HashAlg, pem: string): string {
+  return dataPcrBytes(bank, pem).toString('hex');
+}
+
+function dataPcrBytes(bank: HashAlg, pem: string): Buffer {
   const measured = createHash(bank).update(pem, 'utf8').digest();
-  return Buffer.from(pcrExtend(bank, pcrInitialValue(bank), measured)).toString('hex');
+  return Buffer.from(pcrExtend(bank, pcrInitialValue(bank), measured));
 }
 
 /**
@@ -66,10 +70,7 @@ export class DataPcrBinding {
 
   static of(pem: string): DataPcrBinding {
     return new DataPcrBinding(
-      HASH_ALGS.map((bank) => {
-        const measured = createHash(bank).update(pem, 'utf8').digest();
-        return Buffer.from(pcrExtend(bank, pcrInitialValue(bank), measured)).toString('latin1');
-      }).join(''),
+      HASH_ALGS.map((bank) => dataPcrBytes(bank, pem).toString('latin1')).join(''),
     );
   }
 
