@@ -129,6 +129,8 @@ export class SimulatedAgent {
   readonly revocations: RevocationReceived[] = [];
   /** Quotes served (for tests and the benchmark). */
   quotesServed = 0;
+  /** performance.now() of each quote request's arrival (for tests of the polling period). */
+  readonly quoteRequestTimes: number[] = [];
   /** Requests seen per API version prefix, e.g. `2.6` (for version-negotiation tests). */
   readonly versionsRequested: string[] = [];
   /** UEFI event log served as `mb_measurement_list` when PCR 0 is quoted (undefined: none). */
@@ -360,6 +362,7 @@ async function handle(
     return;
   }
   if (req.method === 'GET' && rest === '/quotes/integrity') {
+    agent.quoteRequestTimes.push(performance.now());
     const nonce = url.searchParams.get('nonce') ?? '';
     const mask = url.searchParams.get('mask') ?? '0x0';
     const partial = url.searchParams.get('partial');

@@ -12,6 +12,8 @@ import { SERVER_CURRENT_VERSION, SERVER_SUPPORTED_VERSIONS } from '@keylime/prot
 import { createPolicyRegistry, requirePolicy } from '@keylime/mba';
 import { createApp, finishApp, listen, mountVersionedApi, prepareServerTls } from '@keylime/server';
 import type { RunningServer, ServiceHandle } from '@keylime/server';
+import { metricsHandler } from './api/metrics';
+import type { LoopMetrics } from './api/metrics';
 import { v2Router } from './api/routes';
 import { AttestationWorkers } from './attestation/attestation-workers';
 import { buildEngine, loadClientTls } from './attestation/build-engine';
@@ -194,6 +196,18 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
     current: SERVER_CURRENT_VERSION,
     routerFor: (major) => (major === 2 ? router : undefined),
   });
+  const gatherMetrics = async (): Promise<LoopMetrics> => {
+    const loopStats =
+      loop.kind === 'workers'
+        ? await loop.workers.stats()
+        : {
+            agents: loop.engine.size,
+            attestations: loop.engine.attestations,
+            verdictTimes: loop.engine.verdictTimes.snapshot(),
+          };
+    return { ...loopStats, notifications: notifier.sent };
+  };
+  app.get('/metrics', metricsHandler(gatherMetrics, logger));
   finishApp(app, logger);
 
   let server: RunningServer;

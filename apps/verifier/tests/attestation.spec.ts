@@ -246,6 +246,36 @@ describe('attestation loop against simulated agents', () => {
     expect(s['operational_state']).toBe(3);
   });
 
+  it('quote_interval is the rest after each verdict (upstream): a slow agent is asked every interval plus its delay', async () => {
+    const slowMs = 300;
+    const agent = await enrol('periodic', { misbehaviour: 'slow' });
+    agent.slowMs = slowMs;
+    // The first quote is followed by V delivery; count the gaps between the quotes after it.
+    await waitFor(() => (agent.quoteRequestTimes.length >= 6 ? true : undefined), 10_000);
+    const t = agent.quoteRequestTimes;
+    const gaps = t.slice(2, 6).map((x, i) => x - (t[i + 1] as number));
+    // A fixed-period schedule (next request one interval after the previous one) would give 500 ms.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(QUOTE_INTERVAL_MS + slowMs - 20);
+    expect((await status('periodic'))['operational_state']).toBe(3);
+
+    // GET /metrics: the slow agent's verdicts land at or above its delay in the histogram.
+    const r = await v.request('GET', '/metrics');
+    expect(r.status).toBe(200);
+    const value = (series: string): number => {
+      const line = r.body.split('\n').find((l) => l.startsWith(`${series} `));
+      if (line === undefined) throw new Error(`no ${series} in /metrics`);
+      return Number(line.slice(series.length + 1));
+    };
+    const h = 'keylime_verifier_quote_verdict_seconds';
+    const count = value(`${h}_count`);
+    expect(count).toBe(value(`${h}_bucket{le="+Inf"}`));
+    expect(count).toBeGreaterThanOrEqual(value('keylime_verifier_attestations_total'));
+    const slowVerdicts = count - value(`${h}_bucket{le="0.3"}`);
+    expect(slowVerdicts).toBeGreaterThanOrEqual(gaps.length);
+    expect(value(`${h}_sum`)).toBeGreaterThanOrEqual((slowVerdicts * slowMs) / 1000);
+    expect(value('keylime_verifier_agents')).toBeGreaterThanOrEqual(1);
+  });
+
   it('DELETE while a request is in flight answers 202 and the agent disappears', async () => {
     const agent = await enrol('deleting', { misbehaviour: 'slow' });
     agent.slowMs = 700;

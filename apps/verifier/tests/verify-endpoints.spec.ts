@@ -47,6 +47,7 @@ describe('stateless verification endpoints', () => {
           res.on('end', () =>
             resolve({
               status: res.statusCode ?? 0,
+              headers: res.headers,
               body: t,
               json: () => JSON.parse(t) as ReturnType<HttpResult['json']>,
             }),

@@ -106,6 +106,22 @@ describe('attestation in worker threads', () => {
     // A read after the flush reports at least what the agent has served before it.
     const served = agentA.quotesServed;
     expect((await status(a))['attestation_count'] as number).toBeGreaterThanOrEqual(served - 1);
+
+    // GET /metrics adds up both workers: two agents, and a verdict time for every quote.
+    const attestedBefore = agentA.quotesServed + agentB.quotesServed;
+    const r = await v.request('GET', '/metrics');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const value = (series: string): number =>
+      Number(
+        /^(\S+) (\S+)$/.exec(r.body.split('\n').find((l) => l.startsWith(`${series} `)) ?? '')?.[2],
+      );
+    expect(value('keylime_verifier_agents')).toBe(2);
+    const total = value('keylime_verifier_attestations_total');
+    // Each worker attested its agent at least three times; a quote still in flight may be missing.
+    expect(total).toBeGreaterThanOrEqual(6);
+    expect(total).toBeLessThanOrEqual(attestedBefore + 2);
+    expect(value('keylime_verifier_quote_verdict_seconds_count')).toBeGreaterThanOrEqual(total);
   });
 
   it('stop, reactivate and delete reach the worker that owns the agent', async () => {

@@ -127,6 +127,7 @@ export async function runAttestationWorker(
         reply(m.req, (): WorkerStats => ({
           agents: engine.size,
           attestations: engine.attestations,
+          verdictTimes: engine.verdictTimes.snapshot(),
         }));
         break;
       case 'close':

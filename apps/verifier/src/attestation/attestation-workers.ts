@@ -18,6 +18,7 @@ import type { VerifierStore } from '../store/verifier-store';
 import { AgentClient } from './agent-client';
 import type { ClientTls } from './agent-client';
 import type { AttestationControl } from './control';
+import { addVerdictTimes, emptyVerdictTimes } from './verdict-times';
 import { WORKER_KIND, rowToWire } from './worker-protocol';
 import type { FromWorker, TargetInfo, ToWorker, WorkerInit, WorkerStats } from './worker-protocol';
 
@@ -236,8 +237,12 @@ export class AttestationWorkers implements AttestationControl {
       this.slots.map((s) => this.request<WorkerStats>(s, (req) => ({ t: 'stats', req }))),
     );
     return all.reduce(
-      (a, b) => ({ agents: a.agents + b.agents, attestations: a.attestations + b.attestations }),
-      { agents: 0, attestations: 0 },
+      (a, b) => ({
+        agents: a.agents + b.agents,
+        attestations: a.attestations + b.attestations,
+        verdictTimes: addVerdictTimes(a.verdictTimes, b.verdictTimes),
+      }),
+      { agents: 0, attestations: 0, verdictTimes: emptyVerdictTimes() },
     );
   }
 

@@ -33,6 +33,7 @@ import { VerifierEventId, event } from './failure';
 import type { AttestationEvent, SeverityPolicy } from './failure';
 import { NOT_SETTLED, PolicyReadError } from './policy-cache';
 import type { PolicyCache } from './policy-cache';
+import { VerdictTimes } from './verdict-times';
 
 export interface EngineSettings {
   readonly verifierId: string;
@@ -119,6 +120,8 @@ export class AttestationEngine implements AttestationControl {
   private readonly log: Logger;
   /** Successful attestations (for tests and metrics). */
   attestations = 0;
+  /** Time from each quote request to its verdict (GET /metrics). */
+  readonly verdictTimes = new VerdictTimes();
 
   constructor(private readonly deps: EngineDeps) {
     this.scheduler = deps.scheduler((id) => this.step(id));
@@ -278,6 +281,7 @@ export class AttestationEngine implements AttestationControl {
     if (rt.state === OperationalState.Start) rt.state = OperationalState.GetQuote;
     const nonce = randomNonce();
     const partial = rt.wantPubkey || rt.payloadKey === undefined ? 0 : 1;
+    const startedAt = this.scheduler.now();
     // No escaping needed: the nonce is [A-Za-z0-9], the mask was checked to be hex at enrolment.
     const res = await this.clientOf(rt).get(
       `/v${rt.apiVersion}/quotes/integrity?nonce=${nonce}&mask=${rt.tpmPolicy.mask}` +
@@ -338,6 +342,7 @@ export class AttestationEngine implements AttestationControl {
       mbPolicyName: this.deps.settings.mbPolicyName,
       evaluateMbPolicy: this.deps.settings.mbEvaluateAlways || rt.attestationCount === 0,
     });
+    this.verdictTimes.record(this.scheduler.now() - startedAt);
     if (rt.stopped) return;
     rt.imaState = outcome.imaState;
     const algs: AgentPatch = {};
@@ -390,6 +395,8 @@ export class AttestationEngine implements AttestationControl {
     if (outcome.imaEvaluated) Object.assign(patch, this.imaColumns(rt, outcome.hashAlg));
     this.deps.store.queueUpdate(rt.agentId, patch);
     if (deliver && !sticky) this.next(rt, 0);
+    // As upstream: a whole interval between a verdict and the next request, so an agent whose
+    // TPM is slow to quote is not asked more often than that.
     else this.next(rt, this.deps.settings.quoteIntervalMs);
   }
 

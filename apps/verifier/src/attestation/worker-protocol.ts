@@ -8,6 +8,7 @@ import type { LogFields, LogLevel } from '@keylime/core';
 import type { RevocationEvent } from '../revocation/notifier';
 import type { AgentRow } from '../store/schema';
 import type { MtlsPin } from './agent-client';
+import type { VerdictTimesSnapshot } from './verdict-times';
 
 export const WORKER_KIND = 'keylime-verifier-attestation-worker';
 
@@ -62,6 +63,7 @@ export type ToWorker =
 export interface WorkerStats {
   readonly agents: number;
   readonly attestations: number;
+  readonly verdictTimes: VerdictTimesSnapshot;
 }
 
 export type FromWorker =

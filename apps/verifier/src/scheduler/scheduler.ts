@@ -132,6 +132,11 @@ export class Scheduler {
     return this.live.size;
   }
 
+  /** The scheduler's clock, in milliseconds. */
+  now(): number {
+    return this.options.clock.now();
+  }
+
   /** Stops scheduling; resolves when running tasks have finished (or after `timeoutMs`). */
   async stop(timeoutMs = Infinity): Promise<void> {
     this.stopped = true;

@@ -3,6 +3,7 @@
  * temporary KEYLIME_DIR and talks to it like the tenant does, with the generated client cert.
  */
 import fs from 'node:fs';
+import type http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import type { SimulatedAgent } from '../../../../tools/fleet/simulated-agent';
 
 export interface HttpResult {
   readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
   readonly body: string;
   json(): { code: number; status: string; results: Record<string, unknown> };
 }
@@ -79,6 +81,7 @@ export async function startTestVerifier(options: TestVerifierOptions = {}): Prom
           res.on('end', () =>
             resolve({
               status: res.statusCode ?? 0,
+              headers: res.headers,
               body: text,
               json: () => JSON.parse(text) as ReturnType<HttpResult['json']>,
             }),
