@@ -624,7 +624,7 @@ export class FleetShard {
       }
       const mask = parseInt((query.mask ?? '0').replace(/^0x/i, ''), 16) || 0;
       const entry = Number.parseInt(query.imaMlEntry ?? '0', 10);
-      // Latency estimate: the verifier asks again quote_interval after its verdict.
+      // Lateness: how much later than one quote interval after the previous request this one came.
       if (agent.lastRequestAt > 0) {
         const ms = Math.round(arrived - agent.lastRequestAt - this.options.quoteIntervalMs);
         const b = Math.min(HIST_MS, Math.max(0, ms));
