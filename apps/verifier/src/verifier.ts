@@ -10,7 +10,15 @@ import type { ConfigLoadOptions, VerifierConfig } from '@keylime/config';
 import type { Logger } from '@keylime/core';
 import { SERVER_CURRENT_VERSION, SERVER_SUPPORTED_VERSIONS } from '@keylime/protocol';
 import { createPolicyRegistry, requirePolicy } from '@keylime/mba';
-import { createApp, finishApp, listen, mountVersionedApi, prepareServerTls } from '@keylime/server';
+import {
+  createApp,
+  finishApp,
+  listen,
+  mountVersionedApi,
+  prepareServerTls,
+  requireAdmin,
+  route,
+} from '@keylime/server';
 import type { RunningServer, ServiceHandle } from '@keylime/server';
 import { metricsHandler } from './api/metrics';
 import type { LoopMetrics } from './api/metrics';
@@ -207,7 +215,8 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
           };
     return { ...loopStats, notifications: notifier.sent };
   };
-  app.get('/metrics', metricsHandler(gatherMetrics, logger));
+  // The fleet's size and health are an admin's business: the same client certificate as /v2.x.
+  route(app, '/metrics', { get: [requireAdmin, metricsHandler(gatherMetrics, logger)] });
   finishApp(app, logger);
 
   let server: RunningServer;

@@ -247,4 +247,20 @@ describe('stateless verification endpoints', () => {
       expect(r.status).toBe(500);
     });
   });
+
+  describe('GET /metrics', () => {
+    it('is for admins only: a client without a certificate gets 403, a POST 405', async () => {
+      const r = await anonymous('GET', '/metrics');
+      expect(r.status).toBe(403);
+      // Upstream's JSON:API-style 403 body, as for every admin path.
+      expect(JSON.parse(r.body)).toEqual({
+        errors: [expect.objectContaining({ status: '403', title: 'Forbidden' })],
+      });
+      expect(r.body).not.toContain('keylime_verifier');
+      const admin = await v.request('GET', '/metrics');
+      expect(admin.status).toBe(200);
+      expect(admin.body).toContain('keylime_verifier_agents 1\n');
+      expect((await v.request('POST', '/metrics', {})).status).toBe(405);
+    });
+  });
 });
