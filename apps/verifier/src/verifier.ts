@@ -205,14 +205,7 @@ export async function startVerifier(options: StartVerifierOptions): Promise<Runn
     routerFor: (major) => (major === 2 ? router : undefined),
   });
   const gatherMetrics = async (): Promise<LoopMetrics> => {
-    const loopStats =
-      loop.kind === 'workers'
-        ? await loop.workers.stats()
-        : {
-            agents: loop.engine.size,
-            attestations: loop.engine.attestations,
-            verdictTimes: loop.engine.verdictTimes.snapshot(),
-          };
+    const loopStats = loop.kind === 'workers' ? await loop.workers.stats() : loop.engine.stats();
     return { ...loopStats, notifications: notifier.sent };
   };
   // The fleet's size and health are an admin's business: the same client certificate as /v2.x.

@@ -16,7 +16,13 @@ import type {
   Misbehaviour,
   RunningSimulatedAgent,
 } from '../../../tools/fleet/simulated-agent';
-import { engineOf, enrolmentBody, startTestVerifier, waitFor } from './support/harness';
+import {
+  engineOf,
+  enrolmentBody,
+  readMetrics,
+  startTestVerifier,
+  waitFor,
+} from './support/harness';
 import type { TestVerifier } from './support/harness';
 
 // The full pull loop over real HTTPS/mTLS against simulated agents that produce genuine quotes
@@ -259,13 +265,7 @@ describe('attestation loop against simulated agents', () => {
     expect((await status('periodic'))['operational_state']).toBe(3);
 
     // GET /metrics: the slow agent's verdicts land at or above its delay in the histogram.
-    const r = await v.request('GET', '/metrics');
-    expect(r.status).toBe(200);
-    const value = (series: string): number => {
-      const line = r.body.split('\n').find((l) => l.startsWith(`${series} `));
-      if (line === undefined) throw new Error(`no ${series} in /metrics`);
-      return Number(line.slice(series.length + 1));
-    };
+    const { value } = await readMetrics(v);
     const h = 'keylime_verifier_quote_verdict_seconds';
     const count = value(`${h}_count`);
     expect(count).toBe(value(`${h}_bucket{le="+Inf"}`));

@@ -22,6 +22,7 @@ import {
   agentStatus,
   attestedAtLeast,
   enrolmentBody,
+  readMetrics,
   startTestVerifier,
   waitFor,
 } from './support/harness';
@@ -109,13 +110,8 @@ describe('attestation in worker threads', () => {
 
     // GET /metrics adds up both workers: two agents, and a verdict time for every quote.
     const attestedBefore = agentA.quotesServed + agentB.quotesServed;
-    const r = await v.request('GET', '/metrics');
-    expect(r.status).toBe(200);
-    expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
-    const value = (series: string): number =>
-      Number(
-        /^(\S+) (\S+)$/.exec(r.body.split('\n').find((l) => l.startsWith(`${series} `)) ?? '')?.[2],
-      );
+    const { response, value } = await readMetrics(v);
+    expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(value('keylime_verifier_agents')).toBe(2);
     const total = value('keylime_verifier_attestations_total');
     // Each worker attested its agent at least three times; a quote still in flight may be missing.

@@ -8,15 +8,11 @@ import { errorMessage } from '@keylime/core';
 import type { Logger } from '@keylime/core';
 import { sendEnvelope } from '@keylime/server';
 import { VERDICT_BUCKETS_MS } from '../attestation/verdict-times';
-import type { VerdictTimesSnapshot } from '../attestation/verdict-times';
+import type { LoopStats } from '../attestation/engine';
 
-export interface LoopMetrics {
-  /** Agents the pull loop attests now. */
-  readonly agents: number;
-  /** Successful attestations since the verifier started. */
-  readonly attestations: number;
-  readonly verdictTimes: VerdictTimesSnapshot;
-  /** Revocation notifications sent since the verifier started. */
+/** The loop's figures (agents attested now; counts since the verifier started). */
+export interface LoopMetrics extends LoopStats {
+  /** Revocation notifications sent. */
   readonly notifications: number;
 }
 

@@ -124,11 +124,7 @@ export async function runAttestationWorker(
         );
         break;
       case 'stats':
-        reply(m.req, (): WorkerStats => ({
-          agents: engine.size,
-          attestations: engine.attestations,
-          verdictTimes: engine.verdictTimes.snapshot(),
-        }));
+        reply(m.req, (): WorkerStats => engine.stats());
         break;
       case 'close':
         reply(m.req, async () => {

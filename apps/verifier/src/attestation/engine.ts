@@ -34,6 +34,14 @@ import type { AttestationEvent, SeverityPolicy } from './failure';
 import { NOT_SETTLED, PolicyReadError } from './policy-cache';
 import type { PolicyCache } from './policy-cache';
 import { VerdictTimes } from './verdict-times';
+import type { VerdictTimesSnapshot } from './verdict-times';
+
+/** The loop's figures for GET /metrics (a worker's, or the in-process engine's). */
+export interface LoopStats {
+  readonly agents: number;
+  readonly attestations: number;
+  readonly verdictTimes: VerdictTimesSnapshot;
+}
 
 export interface EngineSettings {
   readonly verifierId: string;
@@ -132,6 +140,14 @@ export class AttestationEngine implements AttestationControl {
   /** Number of agents being attested. */
   get size(): number {
     return this.runtimes.size;
+  }
+
+  stats(): LoopStats {
+    return {
+      agents: this.runtimes.size,
+      attestations: this.attestations,
+      verdictTimes: this.verdictTimes.snapshot(),
+    };
   }
 
   runtime(agentId: string): AgentRuntime | undefined {

@@ -8,7 +8,7 @@ import type { LogFields, LogLevel } from '@keylime/core';
 import type { RevocationEvent } from '../revocation/notifier';
 import type { AgentRow } from '../store/schema';
 import type { MtlsPin } from './agent-client';
-import type { VerdictTimesSnapshot } from './verdict-times';
+import type { LoopStats } from './engine';
 
 export const WORKER_KIND = 'keylime-verifier-attestation-worker';
 
@@ -60,11 +60,7 @@ export type ToWorker =
   | { readonly t: 'flush' | 'targets' | 'stats'; readonly req: number }
   | { readonly t: 'close'; readonly req: number; readonly drainMs: number };
 
-export interface WorkerStats {
-  readonly agents: number;
-  readonly attestations: number;
-  readonly verdictTimes: VerdictTimesSnapshot;
-}
+export type WorkerStats = LoopStats;
 
 export type FromWorker =
   | { readonly t: 'ready' }

@@ -153,6 +153,23 @@ export function attestedAtLeast(
   });
 }
 
+/** GET /metrics of a test verifier, and a reader of one sample's value (throws if absent). */
+export async function readMetrics(
+  v: TestVerifier,
+): Promise<{ readonly response: HttpResult; value(series: string): number }> {
+  const response = await v.request('GET', '/metrics');
+  if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
+  const lines = response.body.split('\n');
+  return {
+    response,
+    value: (series) => {
+      const line = lines.find((l) => l.startsWith(`${series} `));
+      if (line === undefined) throw new Error(`no ${series} in /metrics`);
+      return Number(line.slice(series.length + 1));
+    },
+  };
+}
+
 /** The in-process attestation loop of a test verifier (started without worker threads). */
 export function engineOf(v: TestVerifier): AttestationEngine {
   const engine = v.verifier.engine;
